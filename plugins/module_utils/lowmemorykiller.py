@@ -356,16 +356,20 @@ def ignored_entries_warning(desired, after):
     used = len(after.get(given[0], []))
     other_values = after.get(other, [])
     if len(other_values) > used:
-        return ('%s has %d entries, so the driver uses only the first %d of %s (%s); entries %s are ignored. '
+        return ('%s has %s, so the driver uses only the first %d of %s (%s); entries %s are ignored. '
                 'Give %s too to set the whole table.'
-                % (given[0], used, used, other, format_value(other_values),
+                % (given[0], _entries(used), used, other, format_value(other_values),
                    format_value(other_values[used:]), other))
     if len(other_values) < used:
-        return ('%s has only %d entries, so the driver uses only the first %d of %s; entries %s are ignored. '
+        return ('%s has only %s, so the driver uses only the first %d of %s; entries %s are ignored. '
                 'Give %s too to set the whole table.'
-                % (other, len(other_values), len(other_values), given[0],
+                % (other, _entries(len(other_values)), len(other_values), given[0],
                    format_value(after[given[0]][len(other_values):]), other))
     return None
+
+
+def _entries(count):
+    return '1 entry' if count == 1 else '%d entries' % count
 
 
 # ---------------------------------------------------------------------------
@@ -418,10 +422,14 @@ def choose_persist_method(requested, has_systemd, has_openrc, has_cron):
                      'no cron daemon); install cron, choose tmpfiles/sysfsutils/openrc/cron, or set persist=none')
 
 
+def boot_file_header(path):
+    """The first line of every boot file: it says which parameters directory the file is for."""
+    return '# Managed by lowmem.hardening.lowmemorykiller: written at boot to %s.\n' % path
+
+
 def render_persistence(method, path, values):
     """The boot-time file that writes `values` ({name: value}) to `path`."""
-    header = ('# Managed by lowmem.hardening.lowmemorykiller: written at boot to %s.\n'
-              '# Local changes are overwritten on the next run.\n' % path)
+    header = boot_file_header(path) + '# Local changes are overwritten on the next run.\n'
     items = [(name, format_value(values[name])) for name in _write_order(values)]
     if method == 'tmpfiles':
         return header + ''.join('w %s/%s - - - - %s\n' % (path, name, text) for name, text in items)

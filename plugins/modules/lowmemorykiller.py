@@ -493,15 +493,19 @@ class LowMemoryKiller(object):
         files[lmk.PERSIST_FILES[method]] = (content, lmk.PERSIST_MODES[method])
         return method, files
 
-    @staticmethod
-    def file_changes(files):
-        """[(file, old content or None, new content or None, mode)] for files that differ."""
+    def file_changes(self, files):
+        """[(file, old content or None, new content or None, mode)] for files that differ.
+
+        A boot file is removed only when it was written for this path.
+        """
         changes = []
         for dest, (content, mode) in sorted(files.items()):
             old = None
             if os.path.exists(dest):
                 with open(dest, 'rb') as f:
                     old = to_text(f.read(), errors='surrogate_or_strict')
+            if content is None and old is not None and lmk.boot_file_header(self.path) not in old:
+                continue
             if old != content:
                 changes.append((dest, old, content, mode))
         return changes

@@ -270,7 +270,7 @@ def test_predict_after():
 def test_ignored_entries_warning():
     after = dict(DEFAULTS, minfree=[1])
     warning = lmk.ignored_entries_warning({'minfree': [1]}, after)
-    assert 'only the first 1 of adj' in warning and 'entries 1,6,12 are ignored' in warning
+    assert 'minfree has 1 entry, so the driver uses only the first 1 of adj' in warning and 'entries 1,6,12 are ignored' in warning
     after = dict(DEFAULTS, adj=[0, 1, 6, 12, 15, 16])
     warning = lmk.ignored_entries_warning({'adj': after['adj']}, after)
     assert 'minfree has only 4 entries' in warning and 'entries 15,16 are ignored' in warning

@@ -421,3 +421,14 @@ def test_unavailable_method_is_a_clear_error(host):
     host.methods = set(['cron'])
     result = host.run(state='disabled', persist='openrc')
     assert result['msg'] == 'persist: openrc is not available on this host (found: cron)'
+
+
+def test_boot_files_of_another_path_are_left_alone(host):
+    other = '# Managed by lowmem.hardening.lowmemorykiller: written at boot to /sys/module/lowmemorykiller/parameters.\n'
+    os.makedirs(os.path.dirname(host.files['cron']))
+    with open(host.files['cron'], 'w') as f:
+        f.write(other)
+    host.run(state='disabled', persist='tmpfiles')
+    host.run(state='restored')
+    with open(host.files['cron']) as f:
+        assert f.read() == other
