@@ -1,0 +1,590 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: swapfile
+short_description: Create, resize, activate and remove a swap file safely
+version_added: 0.1.0
+description:
+  - Manages one swap file and its C(/etc/fstab) entry.
+  - The file is owned by root with mode C(0600) from the instant it exists. It is built
+    as a temporary C(.NAME.lowmem-tmp.RANDOM) in the same directory (filled, C(mkswap)ed,
+    fsynced) and renamed into place, so an interrupted run never leaves a half-written
+    file at O(path). Temporaries left by an interrupted run are removed by the next run.
+  - Before writing anything it refuses a filesystem that cannot hold swap (tmpfs, overlay,
+    nfs, cifs, squashfs, ramfs, zfs, fuse, ...; found from C(/proc/self/mountinfo)),
+    a O(path) that is a directory, device, symlink or a file without a swap signature,
+    a O(size) below the 10 pages C(mkswap) needs, and too little free space.
+  - "Free space: writing a file of O(size) bytes needs O(size) plus a margin of 64 MiB
+    available (as C(df) shows it to unprivileged users). When resizing, the old file stays
+    until the new one is complete, so its space does not count."
+  - An existing file of the right size with a C(SWAPSPACE2) signature is left alone. A file
+    of another size is rebuilt; if it is active, only this file is swapped off (never
+    C(swapoff -a)), and the module refuses when the swap this file has in use (from
+    C(/proc/swaps)) is more than MemAvailable, rather than risk the OOM killer.
+  - Only the C(/etc/fstab) line whose first field is O(path) is managed; every other line
+    is kept byte for byte. The file is replaced atomically.
+  - Runs for the same directory are serialised with a lock (C(flock)) on the directory.
+  - "Requires root (C(become: true))."
+author:
+  - lowmem.hardening maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Shows the C(/etc/fstab) change, and the file's size, mode and activation before and after.
+  platform:
+    platforms: posix
+    details: Linux only.
+options:
+  path:
+    description:
+      - Absolute path of the swap file. Its directory must exist.
+    type: path
+    default: /swapfile
+  size:
+    description:
+      - Size of the swap file. Required when O(state=present).
+      - Bytes as an integer (V(4096)), or a string with an optional binary unit
+        C(K), C(M), C(G) or C(T), optionally followed by C(iB) or C(B)
+        (V(512M), V(1G), V(1.5GiB), V(1024K)); all units are powers of 1024.
+        The result must be a whole number of bytes.
+      - V(auto) computes the size on the host from C(MemTotal) in C(/proc/meminfo),
+        so no fact gathering is needed. The rule is twice the RAM when the RAM is at
+        most 2 GiB, otherwise the RAM; at most 8 GiB; at most half of the space available
+        for the swap file on its filesystem (the free space plus the size of the existing
+        file at O(path), so the result stays the same on the next run); rounded down to a
+        whole MiB.
+    type: raw
+  state:
+    description:
+      - V(present) makes sure the swap file exists with O(size).
+      - V(absent) swaps the file off (if active), removes its C(/etc/fstab) line and deletes
+        it. It refuses to delete a file at O(path) that has no swap signature.
+    type: str
+    choices: [present, absent]
+    default: present
+  priority:
+    description:
+      - Swap priority, from V(-1) to V(32767); V(-1) asks for the kernel's default.
+      - Written to C(/etc/fstab) as C(pri=N) and used for C(swapon). When the file is active
+        with another priority it is swapped off and on again.
+      - When omitted, the priority is not managed.
+    type: int
+  fstab:
+    description:
+      - V(true) keeps one line C(PATH none swap sw[,pri=N] 0 0) in C(/etc/fstab), so the swap
+        file is used after a reboot.
+      - V(false) removes the line for O(path), if any.
+    type: bool
+    default: true
+  active:
+    description:
+      - V(true) swaps the file on now (C(swapon) of this file only).
+      - V(false) swaps it off now if it is active (this file only). Use V(false) where
+        C(swapon) is not permitted, for example in containers.
+    type: bool
+    default: true
+  method:
+    description:
+      - How the file's space is allocated.
+      - V(fallocate) preallocates it (C(posix_fallocate)), fast.
+      - V(dd) writes zeros, slow but accepted by every filesystem that can hold swap.
+      - V(auto) uses V(fallocate) on ext4 and xfs and V(dd) elsewhere.
+      - On btrfs the empty file is first marked No_COW (C(chattr +C)), whatever the method.
+    type: str
+    choices: [auto, fallocate, dd]
+    default: auto
+notes:
+  - Needs C(mkswap) when a file is written, C(swapon)/C(swapoff) when activation changes,
+    and C(chattr) on btrfs.
+  - Where C(swapon) is refused (C(EPERM)/C(EINVAL), as in unprivileged containers or on an
+    overlay root), the run fails after undoing what it did (a file it just created is removed
+    again, C(/etc/fstab) is left as it was); run with O(active=false) there.
+seealso:
+  - name: swapon(8)
+    description: Enable devices and files for paging and swapping.
+    link: https://man7.org/linux/man-pages/man8/swapon.8.html
+'''
+
+EXAMPLES = r'''
+- name: A 1 GiB swap file, active now and after reboot
+  lowmem.hardening.swapfile:
+    size: 1G
+  become: true
+
+- name: Size from the host's RAM, with a priority
+  lowmem.hardening.swapfile:
+    path: /var/swapfile
+    size: auto
+    priority: 10
+  become: true
+
+- name: Prepare the file in a container image, where swapon is not permitted
+  lowmem.hardening.swapfile:
+    size: 512M
+    active: false
+  become: true
+
+- name: Remove it again
+  lowmem.hardening.swapfile:
+    path: /var/swapfile
+    state: absent
+  become: true
+'''
+
+RETURN = r'''
+path:
+  description: The swap file's path (normalised).
+  returned: always
+  type: str
+  sample: /swapfile
+size:
+  description: Size of the swap file in bytes afterwards (predicted in check mode); V(0) when O(state=absent).
+  returned: always
+  type: int
+  sample: 1073741824
+active:
+  description: Whether the file is active swap afterwards.
+  returned: always
+  type: bool
+  sample: true
+fstab:
+  description: The managed C(/etc/fstab) line, or V(null) when there is none.
+  returned: always
+  type: str
+  sample: /swapfile none swap sw,pri=10 0 0
+created:
+  description: Whether the file was created.
+  returned: always
+  type: bool
+  sample: true
+resized:
+  description: Whether an existing file was rebuilt with another size.
+  returned: always
+  type: bool
+  sample: false
+removed:
+  description: Whether the file was deleted.
+  returned: always
+  type: bool
+  sample: false
+'''
+
+import binascii
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+
+from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
+    FileState,
+    Host,
+    MIB,
+    Request,
+    SwapfileError,
+    fill_method,
+    has_swap_signature,
+    memory_available,
+    mount_for,
+    parse_meminfo,
+    parse_mountinfo,
+    parse_proc_swaps,
+    parse_size,
+    plan,
+    temp_prefix,
+)
+
+# Host locations outside path; module-level so that unit tests can point them elsewhere.
+FSTAB_PATH = '/etc/fstab'
+PROC_SWAPS_PATH = '/proc/swaps'
+MEMINFO_PATH = '/proc/meminfo'
+MOUNTINFO_PATH = '/proc/self/mountinfo'
+
+ZERO_CHUNK = 4 * MIB
+
+_KINDS = (
+    (stat.S_ISDIR, 'directory'),
+    (stat.S_ISLNK, 'symlink'),
+    (stat.S_ISBLK, 'block device'),
+    (stat.S_ISCHR, 'character device'),
+    (stat.S_ISFIFO, 'fifo'),
+    (stat.S_ISSOCK, 'socket'),
+)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _read(path, missing=b''):
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read()
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return missing
+        raise
+
+
+def _fsync_directory(b_directory):
+    fd = os.open(b_directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(b_name):
+    try:
+        os.unlink(b_name)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+class Swapfile(object):
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.path = os.path.normpath(self.params['path'])
+        self.b_path = to_bytes(self.path, errors='surrogate_or_strict')
+        self.b_directory, b_basename = os.path.split(self.b_path)
+        self.b_prefix = to_bytes(temp_prefix(to_text(b_basename, errors='surrogate_or_strict')),
+                                 errors='surrogate_or_strict')
+        self.undo = []
+
+    # ---- checks -------------------------------------------------------------
+
+    def validate(self):
+        if os.geteuid() != 0:
+            self.module.fail_json(msg='swapfile must run as root: add become: true')
+        raw = self.params['path']
+        if not os.path.isabs(raw) or '\n' in raw or '\0' in raw or self.path == '/':
+            self.module.fail_json(msg='path: %r must be an absolute path to a file (no newline)' % raw)
+        size = None
+        if self.params['size'] is not None:
+            try:
+                size = parse_size(self.params['size'])
+            except SwapfileError as exc:
+                self.module.fail_json(msg=to_native(exc))
+        priority = self.params['priority']
+        if priority is not None and not -1 <= priority <= 32767:
+            self.module.fail_json(msg='priority: %d is out of range; use -1 to 32767' % priority)
+        return Request(self.path, self.params['state'], size, priority, self.params['fstab'], self.params['active'])
+
+    # ---- reading the host ---------------------------------------------------
+
+    def lock(self):
+        """Hold an exclusive flock on the swapfile's directory until exit; no lock file is left."""
+        try:
+            fd = os.open(self.b_directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return None  # no directory: nothing there to protect (plan refuses present)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def read_file_state(self, page_size):
+        try:
+            st = os.lstat(self.b_path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return FileState('missing', 0, False, None, None)
+            raise
+        if not stat.S_ISREG(st.st_mode):
+            kind = [name for test, name in _KINDS if test(st.st_mode)]
+            return FileState(kind[0] if kind else 'special file', 0, False, None, None)
+        fd = os.open(self.b_path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            header = os.read(fd, page_size)
+        finally:
+            os.close(fd)
+        return FileState('file', st.st_size, has_swap_signature(header, page_size),
+                         stat.S_IMODE(st.st_mode), st.st_uid)
+
+    def read_host(self):
+        page_size = os.sysconf('SC_PAGE_SIZE')
+        meminfo = parse_meminfo(to_text(_read(MEMINFO_PATH), errors='surrogate_or_replace'))
+        directory_exists = os.path.isdir(self.b_directory)
+        free, stale, mount = 0, [], None
+        b_real = self.b_path
+        if directory_exists:
+            vfs = os.statvfs(self.b_directory)
+            free = vfs.f_bavail * vfs.f_frsize
+            for b_name in sorted(os.listdir(self.b_directory)):
+                if not b_name.startswith(self.b_prefix):
+                    continue
+                b_full = os.path.join(self.b_directory, b_name)
+                st = os.lstat(b_full)
+                if stat.S_ISREG(st.st_mode):
+                    stale.append(b_full)
+                    free += st.st_blocks * 512  # space it gives back once removed
+            b_real_directory = os.path.realpath(self.b_directory)
+            b_real = os.path.join(b_real_directory, os.path.basename(self.b_path))
+            mount = mount_for(parse_mountinfo(_read(MOUNTINFO_PATH)), b_real_directory)
+        swaps = parse_proc_swaps(_read(PROC_SWAPS_PATH))
+        return Host(
+            page_size=page_size,
+            mem_total=meminfo.get('MemTotal', 0),
+            mem_available=memory_available(meminfo),
+            free=free,
+            directory_exists=directory_exists,
+            mount=mount,
+            file=self.read_file_state(page_size),
+            swap=swaps.get(b_real) or swaps.get(self.b_path),
+            fstab=_read(FSTAB_PATH),
+            stale=stale,
+        )
+
+    # ---- applying -----------------------------------------------------------
+
+    def run_command(self, argv):
+        # C locale: the swapon error text is matched below
+        rc, out, err = self.module.run_command(argv, expand_user_and_vars=False, environ_update={'LC_ALL': 'C'})
+        if rc != 0:
+            command = ' '.join(to_text(arg, errors='surrogate_or_replace') for arg in argv)
+            raise StepFailed('%s failed (rc=%d): %s' % (command, rc, (err or out).strip()))
+        return out
+
+    def unique_name(self, create):
+        """Call create(name) with fresh .NAME.lowmem-tmp.RANDOM names until one is free."""
+        while True:
+            b_name = os.path.join(self.b_directory, self.b_prefix + binascii.hexlify(os.urandom(8)))
+            try:
+                return b_name, create(b_name)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+
+    def write_temporary(self, size, host, tools):
+        """Build a complete swap file under a temporary name; return the name."""
+        how, nocow = fill_method(self.params['method'], host.mount.fstype if host.mount else '')
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        saved_umask = os.umask(0o077)
+        try:
+            b_name, fd = self.unique_name(lambda b_name: os.open(b_name, flags, 0o600))
+        finally:
+            os.umask(saved_umask)
+        self.undo.append(lambda: _remove(b_name))
+        try:
+            os.fchown(fd, 0, 0)  # a setgid directory would hand out its group
+            os.fchmod(fd, 0o600)
+            if nocow:
+                self.run_command([tools['chattr'], '+C', b_name])
+            if how == 'fallocate':
+                os.posix_fallocate(fd, 0, size)
+            else:
+                zeros = memoryview(bytearray(ZERO_CHUNK))
+                left = size
+                while left:
+                    left -= os.write(fd, zeros[:min(left, ZERO_CHUNK)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.run_command([tools['mkswap'], b_name])
+        fd = os.open(b_name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return b_name
+
+    def swapon(self, tools, priority):
+        argv = [tools['swapon']]
+        if priority is not None and priority >= 0:
+            argv += ['-p', str(priority)]
+        self.run_command(argv + [self.b_path])
+
+    def swapoff(self, tools):
+        self.run_command([tools['swapoff'], self.b_path])
+
+    def write_fstab(self, content):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(FSTAB_PATH), prefix='.fstab.lowmem-tmp.')
+        try:
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view):]
+                try:
+                    st = os.stat(FSTAB_PATH)
+                    os.fchown(fd, st.st_uid, st.st_gid)
+                    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
+                    os.fchown(fd, 0, 0)
+                    os.fchmod(fd, 0o644)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.module.atomic_move(tmp, FSTAB_PATH)
+        finally:
+            _remove(to_bytes(tmp))
+
+    def apply(self, the_plan, host, tools):
+        for b_name in the_plan.remove_stale:
+            _remove(b_name)
+        backup = None
+        b_temporary = None
+        if the_plan.write_size is not None:
+            b_temporary = self.write_temporary(the_plan.write_size, host, tools)
+        if the_plan.fix_mode:
+            current = host.file
+            os.lchown(self.b_path, 0, -1)
+            os.chmod(self.b_path, 0o600)
+            self.undo.append(lambda: (os.lchown(self.b_path, current.uid, -1), os.chmod(self.b_path, current.mode)))
+        if the_plan.swapoff:
+            self.swapoff(tools)
+            self.undo.append(lambda: self.swapon(tools, host.swap.priority))
+        if b_temporary is not None:
+            if host.file.kind == 'file':
+                # a hard link keeps the old file until the new one is active
+                backup, _ignored = self.unique_name(lambda b_name: os.link(self.b_path, b_name))
+                self.undo.append(lambda: os.rename(backup, self.b_path))
+            else:
+                self.undo.append(lambda: _remove(self.b_path))
+            os.rename(b_temporary, self.b_path)
+            _fsync_directory(self.b_directory)
+        if the_plan.swapon:
+            self.swapon(tools, self.params['priority'])
+            self.undo.append(lambda: self.swapoff(tools))
+        if the_plan.fstab_after != host.fstab:
+            self.write_fstab(the_plan.fstab_after)
+            self.undo.append(lambda: self.write_fstab(host.fstab))
+        if the_plan.remove:
+            os.unlink(self.b_path)
+            _fsync_directory(self.b_directory)
+        return backup
+
+    def roll_back(self):
+        problems = []
+        while self.undo:
+            step = self.undo.pop()
+            try:
+                step()
+            except Exception as exc:  # keep undoing the rest; report what could not be undone
+                problems.append(to_native(exc))
+        return problems
+
+    # ---- reporting ----------------------------------------------------------
+
+    def diff(self, the_plan, host):
+        def describe(exists, size, mode, active, stale):
+            lines = ['leftover temporary: %s' % to_text(name, errors='surrogate_or_replace') for name in stale]
+            if exists:
+                lines += ['size: %d' % size, 'mode: %04o' % mode, 'active: %s' % ('true' if active else 'false')]
+            return ''.join(line + '\n' for line in lines)
+
+        current = host.file
+        exists_after = current.kind == 'file' and not the_plan.remove or the_plan.write_size is not None
+        return [
+            {
+                'before_header': self.path, 'after_header': self.path,
+                'before': describe(current.kind == 'file', current.size, current.mode,
+                                   host.swap is not None, host.stale),
+                'after': describe(exists_after, the_plan.size, 0o600, the_plan.active, []),
+            },
+            {
+                'before_header': FSTAB_PATH, 'after_header': FSTAB_PATH,
+                'before': to_text(host.fstab, errors='surrogate_or_replace'),
+                'after': to_text(the_plan.fstab_after, errors='surrogate_or_replace'),
+            },
+        ]
+
+    def tools_for(self, the_plan, host):
+        needed = []
+        if the_plan.write_size is not None:
+            needed.append('mkswap')
+            if fill_method(self.params['method'], host.mount.fstype if host.mount else '')[1]:
+                needed.append('chattr')
+        if the_plan.swapon or the_plan.swapoff:
+            needed += ['swapon', 'swapoff']  # undoing one needs the other
+        return dict((name, self.module.get_bin_path(name, required=True)) for name in needed)
+
+    def run(self):
+        request = self.validate()
+        lock = self.lock()
+        try:
+            host = self.read_host()
+            try:
+                the_plan = plan(request, host)
+            except SwapfileError as exc:
+                self.module.fail_json(msg=to_native(exc))
+            tools = self.tools_for(the_plan, host)
+            result = dict(
+                changed=the_plan.changed, path=self.path, size=the_plan.size, active=the_plan.active,
+                fstab=the_plan.fstab_line, created=the_plan.created, resized=the_plan.resized,
+                removed=the_plan.removed,
+            )
+            if self.module._diff:
+                result['diff'] = self.diff(the_plan, host)
+            if self.module.check_mode or not the_plan.changed:
+                self.module.exit_json(**result)
+            try:
+                backup = self.apply(the_plan, host, tools)
+            except (OSError, IOError, StepFailed) as exc:
+                self.fail_rolled_back(exc)
+            except BaseException:
+                self.roll_back()
+                raise
+            if backup is not None:
+                try:
+                    _remove(backup)
+                except OSError as exc:
+                    self.module.warn('could not remove the old file %s (the next run removes it): %s'
+                                     % (to_text(backup, errors='surrogate_or_replace'), to_native(exc)))
+            self.module.exit_json(**result)
+        finally:
+            if lock is not None:
+                os.close(lock)
+
+    def fail_rolled_back(self, exc):
+        problems = self.roll_back()
+        message = to_native(exc)
+        if isinstance(exc, StepFailed) and 'swapon' in message and (
+                'Operation not permitted' in message or 'Invalid argument' in message):
+            message = ('%s. The kernel refused to swap on %s (containers need privileges and a file on a '
+                       'real filesystem). Set active: false to manage the file without activating it.'
+                       % (message, self.path))
+        if problems:
+            message += ' Undoing the run failed too, the host may be changed: %s' % '; '.join(problems)
+        else:
+            message += ' Everything this run changed was undone.'
+        self.module.fail_json(msg=message)
+
+
+def build_module():
+    return AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', default='/swapfile'),
+            size=dict(type='raw'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            priority=dict(type='int'),
+            fstab=dict(type='bool', default=True),
+            active=dict(type='bool', default=True),
+            method=dict(type='str', choices=['auto', 'fallocate', 'dd'], default='auto'),
+        ),
+        required_if=[('state', 'present', ['size'])],
+        supports_check_mode=True,
+    )
+
+
+def main():
+    Swapfile(build_module()).run()
+
+
+if __name__ == '__main__':
+    main()
