@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A FUSE file system that serves lowmemorykiller's sysfs parameters for tests.
+
+    python3 fakesysfs.py [--autodetect] [--max-entries N] MOUNTPOINT
+
+A directory of plain files is not sysfs: a write that does not truncate (systemd-tmpfiles'
+`w` lines) leaves old bytes behind there. Here, as in sysfs, every write(2) is one store of
+the whole value, with or without O_TRUNC, and follows kernel/params.c exactly: the semantics
+come from the unit tests' kernel model (tests/unit/plugins/modules/kernel_model.py), which
+this server loads and drives, so the module's unit tests and the containers agree.
+
+It starts with the driver's defaults and keeps nothing on disk, so every start (every boot
+of a test container) shows the defaults again, as the kernel does. Files are root:root 0644
+and the mount uses default_permissions: anyone may read, only root may write (EACCES).
+Under systemd (Type=notify) it reports READY=1 once mounted. SIGTERM or SIGINT unmounts.
+
+Uses Debian's python3-pyfuse3 (libfuse 3), in Debian 12 and 13 alike.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import argparse
+import errno
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import time
+
+import pyfuse3
+import trio
+
+KERNEL_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            '..', 'unit', 'plugins', 'modules', 'kernel_model.py')
+
+
+def load_kernel_model():
+    spec = importlib.util.spec_from_file_location('kernel_model', KERNEL_MODEL)
+    kernel_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernel_model)
+    return kernel_model
+
+
+class ParametersFS(pyfuse3.Operations):
+    """One directory (the parameters/ directory itself) of one file per parameter."""
+
+    def __init__(self, model):
+        super(ParametersFS, self).__init__()
+        self.model = model
+        self.names = sorted(model.params)
+        # Inode 1 is the root; parameters follow in name order.
+        self.inodes = dict((name, pyfuse3.ROOT_INODE + 1 + i) for i, name in enumerate(self.names))
+        self.by_inode = dict((inode, name) for name, inode in self.inodes.items())
+        now = time.time_ns()
+        self.mtimes = dict((inode, now) for inode in [pyfuse3.ROOT_INODE] + list(self.by_inode))
+
+    def attributes(self, inode):
+        attrs = pyfuse3.EntryAttributes()
+        attrs.st_ino = inode
+        # No caching of names or sizes: every stat asks, so a size is never stale.
+        attrs.entry_timeout = 0
+        attrs.attr_timeout = 0
+        if inode == pyfuse3.ROOT_INODE:
+            attrs.st_mode = stat.S_IFDIR | 0o755
+            attrs.st_nlink = 2
+        else:
+            attrs.st_mode = stat.S_IFREG | 0o644
+            attrs.st_nlink = 1
+            # The real length (sysfs says 4096): tools that trust st_size read all of it.
+            attrs.st_size = len(self.model.text(self.by_inode[inode]).encode('ascii'))
+        attrs.st_uid = attrs.st_gid = 0
+        attrs.st_blksize = 4096
+        attrs.st_atime_ns = attrs.st_ctime_ns = attrs.st_mtime_ns = self.mtimes[inode]
+        return attrs
+
+    def known(self, inode):
+        if inode != pyfuse3.ROOT_INODE and inode not in self.by_inode:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        return inode
+
+    async def getattr(self, inode, ctx=None):
+        return self.attributes(self.known(inode))
+
+    async def lookup(self, parent_inode, name, ctx=None):
+        inode = self.inodes.get(os.fsdecode(name)) if parent_inode == pyfuse3.ROOT_INODE else None
+        if inode is None:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        return self.attributes(inode)
+
+    async def setattr(self, inode, attr, fields, fh, ctx):
+        """Truncation is accepted and ignored, as sysfs does; nothing else can change."""
+        self.known(inode)
+        if fields.update_mode or fields.update_uid or fields.update_gid:
+            raise pyfuse3.FUSEError(errno.EPERM)
+        return self.attributes(inode)
+
+    async def opendir(self, inode, ctx):
+        if inode != pyfuse3.ROOT_INODE:
+            raise pyfuse3.FUSEError(errno.ENOTDIR)
+        return inode
+
+    async def readdir(self, fh, start_id, token):
+        for index, name in enumerate(self.names[start_id:], start_id + 1):
+            if not pyfuse3.readdir_reply(token, os.fsencode(name), self.attributes(self.inodes[name]), index):
+                break
+
+    async def open(self, inode, flags, ctx):
+        if self.known(inode) == pyfuse3.ROOT_INODE:
+            raise pyfuse3.FUSEError(errno.EISDIR)
+        # direct_io: reads and writes bypass the page cache and reach the model every time,
+        # so nothing written earlier can be read back from a stale cached page.
+        return pyfuse3.FileInfo(fh=inode, direct_io=True, keep_cache=False)
+
+    async def read(self, fh, off, size):
+        return self.model.text(self.by_inode[fh]).encode('ascii')[off:off + size]
+
+    async def write(self, fh, off, buf):
+        """One write(2) is one store of the whole value, at any offset, as in sysfs."""
+        name = self.by_inode[fh]
+        try:
+            written = self.model.write(os.path.join(self.model.path, name), bytes(buf))
+        except OSError as exc:
+            raise pyfuse3.FUSEError(exc.errno)
+        finally:
+            self.mtimes[fh] = time.time_ns()
+        return written
+
+
+def notify_systemd(message):
+    """sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, when there is one."""
+    address = os.environ.get('NOTIFY_SOCKET')
+    if not address:
+        return
+    if address.startswith('@'):
+        address = '\0' + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(message.encode('ascii'))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('mountpoint', help='where to mount, e.g. /sys/module/lowmemorykiller/parameters; '
+                                           'created when missing')
+    parser.add_argument('--autodetect', action='store_true',
+                        help="behave like an Android kernel with oom_adj autodetection")
+    parser.add_argument('--max-entries', type=int, default=6, help='size of the adj and minfree arrays (6)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    kernel_model = load_kernel_model()
+    # The model keeps a copy of what it shows in plain files; they live and die with this process.
+    scratch = tempfile.mkdtemp(prefix='lowmem-fakesysfs.')
+    try:
+        model = kernel_model.KernelModel(os.path.join(scratch, 'parameters'), autodetect=args.autodetect,
+                                         max_entries=args.max_entries)
+        if not os.path.isdir(args.mountpoint):
+            os.makedirs(args.mountpoint)
+        options = set(pyfuse3.default_options)
+        options.discard('default_permissions')
+        # default_permissions: the kernel checks the 0644 modes (EACCES for non-root writers);
+        # allow_other: other users may read, as they may read sysfs.
+        options.update(['fsname=lowmem-fakesysfs', 'default_permissions', 'allow_other'])
+        pyfuse3.init(ParametersFS(model), args.mountpoint, options)
+        try:
+            notify_systemd('READY=1')
+            trio.run(serve)
+        finally:
+            pyfuse3.close(unmount=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+async def serve():
+    """Run the FUSE loop until SIGTERM or SIGINT, then return so main() unmounts."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pyfuse3.main)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                return
+
+
+if __name__ == '__main__':
+    sys.exit(main())
