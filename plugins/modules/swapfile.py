@@ -291,7 +291,7 @@ class Swapfile(object):
     def lock(self):
         """Hold an exclusive flock on the swapfile's directory until exit; no lock file is left."""
         try:
-            fd = os.open(self.b_directory, os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open(self.b_directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
             return None  # no directory: nothing there to protect (plan refuses present)
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -11,6 +11,8 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import collections
+import errno
+import fcntl
 import hashlib
 import os
 import re
@@ -279,6 +281,35 @@ def test_size_auto_uses_memtotal(env, monkeypatch):
     assert result['size'] == 16 * MIB and result['created']
     assert_swapfile(env.swapfile, 16 * MIB)
     assert not run(env, monkeypatch, size='auto')['changed']
+
+
+def test_directory_lock_is_held_while_files_are_renamed(env, monkeypatch):
+    real_rename = os.rename
+    lock_attempts = []
+
+    def rename_checking_the_lock(source, destination):
+        # flock locks belong to an open file description: a second open of the
+        # directory must not get the lock while the module holds it
+        fd = os.open(env.swapdir, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock_attempts.append(None)
+        except OSError as exc:
+            lock_attempts.append(exc.errno)
+        finally:
+            os.close(fd)
+        return real_rename(source, destination)
+
+    monkeypatch.setattr(swapfile_module.os, 'rename', rename_checking_the_lock)
+    result = run(env, monkeypatch, size='1M')
+    assert result['created']
+    # the swapfile's rename and atomic_move's rename of fstab both ran under the lock
+    assert len(lock_attempts) >= 2 and set(lock_attempts) == set([errno.EWOULDBLOCK])
+    fd = os.open(env.swapdir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released at exit
+    finally:
+        os.close(fd)
 
 
 # ---- failures leave nothing behind ---------------------------------------------
