@@ -24,7 +24,7 @@ description:
     manages it. It holds exactly O(values) in the order given; a name dropped from O(values) leaves the
     file but keeps its runtime value.
 author:
-  - lowmem.hardening maintainers
+  - lowmem.hardening maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
@@ -43,7 +43,7 @@ notes:
   - Nothing here runs C(sysctl --system). The file is read at boot by C(systemd-sysctl) or by procps
     C(sysctl --system), whichever the host has.
   - A kernel sysctl that is read-only by design (mode 0444 in C(/proc/sys)) is reported like a read-only
-    C(/proc/sys): a warning and RV(not_applied).
+    C(/proc/sys), with a warning and in RV(not_applied).
 options:
   values:
     description:
