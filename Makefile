@@ -159,11 +159,12 @@ compat-vermin: $(VENV_STAMP) collection-copy
 
 # The unit tests again under the oldest ansible-core in meta/runtime.yml.
 # The namespace-package import mode imports each test as
-# ansible_collections.lowmem.hardening.tests..., as ansible-test does.
+# ansible_collections.lowmem.hardening.tests..., as ansible-test does; the
+# venv's bin/ leads PATH so tests that run ansible-playbook get 2.16's.
 compat-units-2.16: $(VENV_OLDEST_STAMP) collection-copy
 	@echo '==> pytest tests/unit under ansible-core 2.16 ($(VENV_OLDEST))'
 	@$(IN_COPY) status=0; \
-	PYTHONPATH=$(BUILD) $(VENV_OLDEST)/bin/python -m pytest -r a -p no:cacheprovider \
+	PATH=$(VENV_OLDEST)/bin:$$PATH PYTHONPATH=$(BUILD) $(VENV_OLDEST)/bin/python -m pytest -r a -p no:cacheprovider \
 		--import-mode=importlib -o consider_namespace_packages=true \
 		--junit-xml=$(JUNIT)/ansible-core-2.16-units.xml tests/unit || status=$$?; \
 	if [ "$$status" -eq 5 ]; then \
