@@ -26,7 +26,7 @@ description:
     (mode 0600), so O(state=restored) can undo everything.
   - Warns when Android's C(lmkd) is running, because it rewrites these values itself.
 author:
-  - lowmem.hardening maintainers
+  - lowmem.hardening maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
@@ -572,14 +572,14 @@ class LowMemoryKiller(object):
 
     def summary(self, writes, file_changes):
         parts = ['%s=%s' % (name, lmk.format_value(value)) for name, value in writes]
-        parts += ['%s %s' % ('removed' if content is None else 'wrote', dest) for dest, _, content, _ in file_changes]
+        parts += ['%s %s' % ('removed' if change[2] is None else 'wrote', change[0]) for change in file_changes]
         verb = 'Would change' if self.module.check_mode else 'Changed'
         return '%s: %s' % (verb, ', '.join(parts)) if parts else 'Already as requested.'
 
     def diff(self, before, after, file_changes):
         diffs = [dict(before_header=self.path, after_header=self.path,
                       before=lmk.render_params(before), after=lmk.render_params(after))]
-        for dest, old, content, _ in file_changes:
+        for dest, old, content, dummy in file_changes:
             diffs.append(dict(before_header=dest, after_header=dest, before=old or '', after=content or ''))
         return diffs
 

@@ -235,7 +235,7 @@ def test_plan_writes_only_what_differs():
 def test_plan_writes_in_a_stable_order():
     desired = {'zz_vendor': 1, 'minfree': [1], 'debug_level': 0, 'adj': [9999]}
     current = dict(DEFAULTS, zz_vendor=0)
-    assert [n for n, _ in lmk.plan_writes(desired, current)] == ['adj', 'minfree', 'debug_level', 'zz_vendor']
+    assert [write[0] for write in lmk.plan_writes(desired, current)] == ['adj', 'minfree', 'debug_level', 'zz_vendor']
 
 
 def test_plan_accepts_the_autodetected_form():

@@ -82,12 +82,12 @@ class KernelModel(object):
 
     def set(self, name, value):
         """Set a value as the kernel would hold it (no write semantics), e.g. a state left by someone else."""
-        shape, kind, _ = self.params[name]
+        shape, kind = self.params[name][:2]
         self.params[name] = (shape, kind, value)
         self._show(name)
 
     def text(self, name):
-        shape, _, value = self.params[name]
+        shape, dummy, value = self.params[name]
         if shape == 'array':
             return ','.join(str(v) for v in value) + '\n'
         if shape == 'bool':
@@ -110,7 +110,7 @@ class KernelModel(object):
         if code:
             raise OSError(code, os.strerror(code), full_path)
         text = data.decode('ascii', 'replace')
-        shape, kind, _ = self.params[name]
+        shape, kind = self.params[name][:2]
         try:
             if shape == 'array':
                 self._write_array(name, kind, text)

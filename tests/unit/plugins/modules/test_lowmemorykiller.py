@@ -161,7 +161,7 @@ def test_android_autodetect_is_idempotent(android):
     assert first['after']['adj'] == [0, 58, 352, 705]
     # The boot file holds what the kernel shows: written again at boot it reads back the same.
     assert 'w %s/adj - - - - 0,58,352,705' % android.params in android.read('tmpfiles')
-    for _ in range(2):
+    for dummy in range(2):
         again = android.run(adj=[0, 1, 6, 12], minfree=[1536, 2048, 4096, 16384])
         assert again['changed'] is False, again
     assert len(android.kernel.writes) == 1
@@ -284,7 +284,7 @@ def test_second_write_fails_first_is_restored(host):
     assert host.snapshot() == before
     assert host.texts() == DEFAULT_TEXTS
     # minfree is restored too: a failed array write may have stored part of the new value
-    assert [name for name, _ in host.kernel.writes] == ['adj', 'minfree', 'minfree', 'adj']
+    assert [write[0] for write in host.kernel.writes] == ['adj', 'minfree', 'minfree', 'adj']
 
 
 def test_partial_array_store_is_rolled_back(host):
