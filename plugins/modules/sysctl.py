@@ -338,7 +338,7 @@ class Sysctl(object):
                 self.write_file_or_restore(new_text, changed_runtime, snapshot)
 
         if not_applied:
-            self.module.warn('Could not apply at runtime, %s is read-only or not writable here (a container?): %s. '
+            self.module.warn('Cannot apply at runtime, %s is read-only or not writable here (a container?): %s. '
                              '%s holds them for the next boot.' % (PROC_SYS, ', '.join(not_applied), self.path))
 
         runtime = dict(snapshot)
