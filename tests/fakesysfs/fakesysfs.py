@@ -158,7 +158,8 @@ def main(argv=None):
     args = parse_args(argv)
     kernel_model = load_kernel_model()
     # The model keeps a copy of what it shows in plain files; they live and die with this process.
-    scratch = tempfile.mkdtemp(prefix='lowmem-fakesysfs.')
+    # Not in /tmp: systemd-tmpfiles-setup.service empties /tmp at boot, after this has started.
+    scratch = tempfile.mkdtemp(prefix='lowmem-fakesysfs.', dir='/run' if os.path.isdir('/run') else None)
     try:
         model = kernel_model.KernelModel(os.path.join(scratch, 'parameters'), autodetect=args.autodetect,
                                          max_entries=args.max_entries)
