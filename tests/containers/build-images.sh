@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Build the test base images with debootstrap, only those that are missing or
+# whose recipe changed:
+#   localhost/lowmem-hardening/debian12:python   python3 and the FUSE runtime
+#   localhost/lowmem-hardening/debian12:systemd  the same plus systemd as PID 1,
+#                                                cron, and the fake sysfs unit
+# and the same for debian13. Usage: build-images.sh [IMAGE...] (default: all).
+# Needs root, podman and debootstrap. CONTAINERS_CONF should point at
+# tests/containers/containers.conf (tests/make/molecule.mk sets it).
+# DEBIAN_MIRROR overrides debootstrap's default mirror.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repository_prefix=localhost/lowmem-hardening
+# .deb files downloaded by debootstrap, kept between builds (git-ignored).
+cache_dir=${LOWMEM_IMAGE_CACHE:-$here/../../.cache/debootstrap}
+
+# The fake sysfs needs fuse3 and the pyfuse3 binding (Debian's python3-pyfuse3).
+python_packages=python3,fuse3,python3-pyfuse3
+systemd_packages=$python_packages,systemd,systemd-sysv,cron
+
+suite_of() {
+    case "$1" in
+        debian12) echo bookworm ;;
+        debian13) echo trixie ;;
+        *) echo "unknown release: $1" >&2; return 1 ;;
+    esac
+}
+
+# Everything that decides an image's content; a change rebuilds the image.
+recipe_of() {
+    local flavour=$1
+    {
+        cat "$here/build-images.sh"
+        if [ "$flavour" = systemd ]; then cat "$here"/systemd/*; fi
+    } | sha256sum | cut -c1-16
+}
+
+build() {
+    local release=$1 flavour=$2
+    local tag=$repository_prefix/$release:$flavour
+    local recipe suite packages root
+    recipe=$(recipe_of "$flavour")
+    if podman image exists "$tag" \
+        && [ "$(podman image inspect --format '{{ index .Labels "lowmem-hardening.recipe" }}' "$tag")" = "$recipe" ]; then
+        echo "$tag: up to date"
+        return 0
+    fi
+    suite=$(suite_of "$release")
+    packages=$python_packages
+    [ "$flavour" = systemd ] && packages=$systemd_packages
+    root=$(mktemp -d "${TMPDIR:-/tmp}/lowmem-image.XXXXXX")
+    # shellcheck disable=SC2064  # expand $root now: it is local
+    trap "rm -rf -- '$root'" RETURN
+    echo "$tag: debootstrap $suite ($packages)"
+    mkdir -p "$cache_dir/$suite"
+    debootstrap --variant=minbase --include="$packages" --cache-dir="$cache_dir/$suite" \
+        "$suite" "$root" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >"$root.log" 2>&1 \
+        || { tail -20 "$root.log" >&2; rm -f "$root.log"; return 1; }
+    rm -f "$root.log"
+    # Smaller images: no package lists or downloaded .debs, no docs.
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/*
+    local changes=(--change "LABEL lowmem-hardening.recipe=$recipe")
+    if [ "$flavour" = systemd ]; then
+        install -m 0644 "$here/systemd/lowmem-fakesysfs.service" "$root/etc/systemd/system/"
+        ln -sf /etc/systemd/system/lowmem-fakesysfs.service \
+            "$root/etc/systemd/system/sysinit.target.wants/lowmem-fakesysfs.service"
+        # Nothing in a container to wait for: these only slow the boot down or fail.
+        for unit in systemd-networkd-wait-online.service getty.target console-getty.service; do
+            ln -sf /dev/null "$root/etc/systemd/system/$unit"
+        done
+        changes+=(--change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3')
+    else
+        changes+=(--change 'CMD ["/bin/sh"]')
+    fi
+    tar --numeric-owner -C "$root" -c . | podman import --quiet "${changes[@]}" - "$tag" >/dev/null
+    echo "$tag: built ($(podman image inspect --format '{{ .Size }}' "$tag" | numfmt --to=iec))"
+}
+
+images=("$@")
+if [ "${#images[@]}" -eq 0 ]; then
+    images=(debian12:python debian12:systemd debian13:python debian13:systemd)
+fi
+for image in "${images[@]}"; do
+    build "${image%%:*}" "${image#*:}"
+done
