@@ -35,6 +35,12 @@ COLLECTIONS_PATH := $(BUILD)/collections
 # Set `make test` in motion. Append a target here (or from a tests/make/*.mk
 # file, e.g. `TEST_TARGETS += molecule`) and `make test` runs it after these.
 TEST_TARGETS := lint sanity units compat install-check
+# SUITE=GLOB pairs of JUnit XML files that the closing summary counts. A suite
+# added to TEST_TARGETS can write its JUnit XML under $(JUNIT) (fresh in every
+# run) and append itself here, e.g. `SUMMARY_SUITES += molecule=$(JUNIT)/molecule-*.xml`.
+SUMMARY_SUITES := sanity-2.19=$(JUNIT)/ansible-test-sanity-*.xml \
+	units-2.19=$(JUNIT)/python$(TEST_PYTHON)-*-units.xml \
+	units-2.16=$(JUNIT)/ansible-core-2.16-units.xml
 -include $(wildcard tests/make/*.mk)
 
 # The venv's tools first on PATH: ansible-test and ansible-lint call other tools by name.
@@ -65,10 +71,7 @@ help:
 .PHONY: test
 test: $(TEST_TARGETS)
 	@echo '== Summary (JUnit results of this run) =='
-	@$(VENV)/bin/python tests/tools/junit_summary.py \
-		'sanity-2.19=$(JUNIT)/ansible-test-sanity-*.xml' \
-		'units-2.19=$(JUNIT)/python$(TEST_PYTHON)-*-units.xml' \
-		'units-2.16=$(JUNIT)/ansible-core-2.16-units.xml'
+	@$(VENV)/bin/python tests/tools/junit_summary.py $(foreach suite,$(SUMMARY_SUITES),'$(suite)')
 
 # ---- environment ---------------------------------------------------------
 
