@@ -41,11 +41,18 @@ TEST_TARGETS := lint sanity units compat install-check
 SUMMARY_SUITES := sanity-2.19=$(JUNIT)/ansible-test-sanity-*.xml \
 	units-2.19=$(JUNIT)/python$(TEST_PYTHON)-*-units.xml \
 	units-2.16=$(JUNIT)/ansible-core-2.16-units.xml
+# Collections that content outside the collection needs for ansible-lint's
+# syntax check (Molecule's playbooks use containers.podman, for one): a
+# tests/make/*.mk file appends their directory to LINT_COLLECTIONS_PATHS and
+# the file or target that provides them to LINT_DEPENDS.
+LINT_COLLECTIONS_PATHS :=
+LINT_DEPENDS :=
 -include $(wildcard tests/make/*.mk)
 
 # The venv's tools first on PATH: ansible-test and ansible-lint call other tools by name.
 export PATH := $(VENV)/bin:$(PATH)
 
+space := $(subst ,, )
 VENV_STAMP := $(VENV)/.installed
 VENV_OLDEST_STAMP := $(VENV_OLDEST)/.installed
 PIP_STAND_IN_STAMP := $(ANSIBLE_TEST_HOME)/.ansible/test/cache/.stand-in-installed
@@ -133,8 +140,9 @@ collection-copy:
 # it resolves lowmem.hardening.* from the fresh build copy instead (never from
 # an older install under build/collections).
 .PHONY: lint
-lint: $(VENV_STAMP) collection-copy
-	ANSIBLE_HOME=$(TOOLS_ANSIBLE_HOME) ANSIBLE_COLLECTIONS_PATH=$(BUILD) ansible-lint --profile production --offline
+lint: $(VENV_STAMP) collection-copy $(LINT_DEPENDS)
+	ANSIBLE_HOME=$(TOOLS_ANSIBLE_HOME) ANSIBLE_COLLECTIONS_PATH=$(subst $(space),:,$(strip $(BUILD) $(LINT_COLLECTIONS_PATHS))) \
+		ansible-lint --profile production --offline
 
 .PHONY: sanity
 sanity: $(VENV_STAMP) $(PIP_STAND_IN_STAMP) collection-copy
