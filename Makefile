@@ -67,11 +67,15 @@ help:
 	@echo 'make lint            ansible-lint --profile production --offline'
 	@echo 'make sanity          ansible-test sanity --local --python $(TEST_PYTHON) --requirements'
 	@echo 'make units           ansible-test units --local --python $(TEST_PYTHON) --requirements'
-	@echo 'make compat          vermin (Python 3.6+), unit tests under ansible-core 2.16, Python 3.6 byte-compile if available'
+	@echo 'make compat          compat-vermin compat-units-2.16 compat-py36:'
+	@echo '                       vermin -t=3.6- on plugins/, tests/unit under ansible-core 2.16,'
+	@echo '                       byte-compile plugins/ with a real Python 3.6 when one exists (PYTHON36=...)'
 	@echo 'make install-check   install the built tarball and run ansible-doc on every module'
 	@echo 'make build           ansible-galaxy collection build into build/'
 	@echo 'make install         build, then install into build/collections'
 	@echo 'make venv            create .venv and .venv-2.16 with the pinned tools'
+	@echo 'make system-packages install the missing Debian packages from bindep.txt'
+	@echo 'make collection-copy fresh copy in build/ansible_collections/lowmem/hardening'
 	@echo 'make lock            re-resolve tests/requirements*.txt into the lock files'
 	@echo 'make clean           remove .venv, .venv-2.16 and build/'
 
@@ -142,7 +146,7 @@ collection-copy:
 .PHONY: lint
 lint: $(VENV_STAMP) collection-copy $(LINT_DEPENDS)
 	ANSIBLE_HOME=$(TOOLS_ANSIBLE_HOME) ANSIBLE_COLLECTIONS_PATH=$(subst $(space),:,$(strip $(BUILD) $(LINT_COLLECTIONS_PATHS))) \
-		ansible-lint --profile production --offline
+		ansible-lint --profile production --offline $$([ -t 1 ] || echo --nocolor)
 
 .PHONY: sanity
 sanity: $(VENV_STAMP) $(PIP_STAND_IN_STAMP) collection-copy
