@@ -209,6 +209,7 @@ mem_total_bytes:
 '''
 
 import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -247,6 +248,7 @@ class LowMemoryKiller(object):
         self.path = None
         self.persisted = []
         self.undo = []
+        self.lock_fd = None
 
     # -- reading -----------------------------------------------------------
 
@@ -302,6 +304,19 @@ class LowMemoryKiller(object):
         if self.module.get_bin_path('cron') or self.module.get_bin_path('crond'):
             found.add('cron')
         return found
+
+    def lock(self):
+        """Serialise runs on this host: hold an flock on the parameters directory until exit.
+
+        Locking the directory itself creates no file, so a refused run still writes nothing.
+        """
+        self.lock_fd = os.open(self.path, os.O_RDONLY)
+        fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+
+    def unlock(self):
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
 
     # -- state file ----------------------------------------------------------
 
@@ -434,6 +449,7 @@ class LowMemoryKiller(object):
             self.module.exit_json(msg='This kernel has no lowmemorykiller (%s does not exist); nothing to do.'
                                       % self.path, **result)
 
+        self.lock()
         texts = self.read_texts()
         current = lmk.parse_params(texts)
         state = self.load_state()
@@ -606,7 +622,11 @@ def build_module():
 def main():
     module = build_module()
     os.umask(0o022)
-    LowMemoryKiller(module).run()
+    job = LowMemoryKiller(module)
+    try:
+        job.run()
+    finally:
+        job.unlock()
 
 
 if __name__ == '__main__':

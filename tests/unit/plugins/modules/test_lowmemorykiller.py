@@ -6,9 +6,11 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import errno
+import fcntl
 import json
 import os
 import stat
+import threading
 
 import pytest
 
@@ -432,3 +434,29 @@ def test_boot_files_of_another_path_are_left_alone(host):
     host.run(state='restored')
     with open(host.files['cron']) as f:
         assert f.read() == other
+
+
+
+def test_a_second_run_waits_for_the_lock(host):
+    """Another run holds the lock on the parameters directory: this one writes only after it is released."""
+    fd = os.open(host.params, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    released = threading.Event()
+    write = host.kernel.write
+
+    def write_after_release(path, data):
+        assert released.is_set(), 'wrote while another run held the lock'
+        return write(path, data)
+    host.monkeypatch.setattr(module, 'sysfs_write', write_after_release)
+
+    def release():
+        released.set()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    timer = threading.Timer(0.3, release)
+    timer.start()
+    try:
+        result = host.run(state='disabled', persist='none')
+    finally:
+        timer.join()
+        os.close(fd)
+    assert result['changed'] is True and host.texts()['adj'] == '9999\n'
