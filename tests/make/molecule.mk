@@ -23,14 +23,15 @@ PODMAN_COLLECTION_STAMP := $(MOLECULE_COLLECTIONS)/.containers-podman-installed
 ANSIBLE_WHEEL := ansible==12.3.0
 ANSIBLE_WHEEL_SHA256 := cd156f82fa87f7a899212b0efa9f7ca3a24d609212de9f78428a572eb01e5414
 
-# The collection under test is the built tarball, installed into build/collections
-# by the Makefile's `install` target: the scenarios test what users install.
-# ANSIBLE_HOME keeps Molecule's ephemeral files (inventory, instance config) and
-# Ansible's temporaries in the project's git-ignored .ansible/, not in ~/.ansible.
+# Molecule builds the collection under test from the work tree and installs it into
+# $(ANSIBLE_HOME)/collections, looked up first; the collections path only adds
+# containers.podman. ANSIBLE_HOME keeps that install, Molecule's ephemeral files
+# (inventory, instance config) and Ansible's temporaries in the project's
+# git-ignored .ansible/, not in ~/.ansible.
 MOLECULE_ENV := PATH=$(MOLECULE_VENV)/bin:$$PATH \
 	CONTAINERS_CONF=$(CURDIR)/tests/containers/containers.conf \
 	ANSIBLE_HOME=$(CURDIR)/.ansible \
-	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_PATH):$(MOLECULE_COLLECTIONS) \
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.ansible/collections:$(MOLECULE_COLLECTIONS) \
 	ANSIBLE_FORCE_COLOR=0
 
 .PHONY: molecule-system-packages
@@ -71,7 +72,7 @@ fakesysfs: $(MOLECULE_VENV_STAMP)
 
 # Every scenario, each with its full sequence (destroy also after a failure).
 .PHONY: molecule
-molecule: molecule-venv molecule-images install
+molecule: molecule-venv molecule-images
 	$(MOLECULE_ENV) molecule test --all
 
 .PHONY: molecule-lock
