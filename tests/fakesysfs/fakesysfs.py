@@ -186,7 +186,8 @@ async def serve():
     async with trio.open_nursery() as nursery:
         nursery.start_soon(pyfuse3.main)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for _ in signals:
+            async for signum in signals:
+                print('lowmem-fakesysfs: %s, unmounting' % signal.Signals(signum).name, file=sys.stderr)
                 nursery.cancel_scope.cancel()
                 return
 
