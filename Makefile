@@ -183,7 +183,8 @@ compat-vermin: $(VENV_STAMP) collection-copy
 compat-units-2.16: $(VENV_OLDEST_STAMP) collection-copy
 	@echo '==> pytest tests/unit under ansible-core 2.16 ($(VENV_OLDEST))'
 	@$(IN_COPY) status=0; \
-	PATH=$(VENV_OLDEST)/bin:$$PATH PYTHONPATH=$(BUILD) $(VENV_OLDEST)/bin/python -m pytest -r a -p no:cacheprovider \
+	PATH=$(VENV_OLDEST)/bin:$$PATH PYTHONPATH=$(BUILD) ANSIBLE_HOME=$(TOOLS_ANSIBLE_HOME) \
+		$(VENV_OLDEST)/bin/python -m pytest -r a -p no:cacheprovider \
 		--import-mode=importlib -o consider_namespace_packages=true \
 		--junit-xml=$(JUNIT)/ansible-core-2.16-units.xml tests/unit || status=$$?; \
 	if [ "$$status" -eq 5 ]; then \
