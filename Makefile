@@ -3,8 +3,8 @@
 #
 # Everything lives inside the checkout: .venv/ and .venv-2.16/ hold the pinned
 # tools, build/ the collection copy that ansible-test needs, the built tarball,
-# its install location and a HOME used only by ansible-test. Nothing is
-# written to the user's home. Debian packages come from bindep.txt.
+# its install location and a HOME used only by ansible-test. Of the user's
+# home only pip's download cache is used. Debian packages come from bindep.txt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -32,8 +32,8 @@ ANSIBLE_TEST_HOME := $(BUILD)/ansible-test-home
 TOOLS_ANSIBLE_HOME := $(BUILD)/ansible-home
 COLLECTIONS_PATH := $(BUILD)/collections
 
-# Set `make test` in motion. Append a target here (or from a tests/make/*.mk
-# file, e.g. `TEST_TARGETS += molecule`) and `make test` runs it after these.
+# What `make test` runs, in this order. A tests/make/*.mk file can append its
+# own target (e.g. `TEST_TARGETS += molecule`); it then runs after these.
 TEST_TARGETS := lint sanity units compat install-check
 # SUITE=GLOB pairs of JUnit XML files that the closing summary counts. A suite
 # added to TEST_TARGETS can write its JUnit XML under $(JUNIT) (fresh in every
