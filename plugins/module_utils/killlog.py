@@ -1,0 +1,960 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Find memory-pressure kills in kernel and daemon logs: pure functions, no I/O.
+
+Lines (or raw chunks of a log) go in, kill dicts come out, oldest first, in constant memory.
+
+Each line is split into its prefixes (e-mail quoting, syslog/ISO/journal/logcat time, host and
+program, kmsg priority or record header, the kernel's [uptime]) and a body. The body is matched
+against a small set of record grammars, searched anywhere in it so vendor prefixes such as
+``lowmemorykiller:``, ``[SELECTED]`` or ``(0)[45:kswapd0]`` need no special case:
+
+- lowmemorykiller ``send sigkill to PID (COMM), adj N, size PAGES`` (2.6 to 4.4) and the
+  multi-line ``Killing 'COMM' (PID), adj N,`` + ``to free NkB ...`` (4.9 and vendors);
+- the kernel OOM killer's ``Killed process PID (COMM) ...`` and ``Kill process PID (COMM) sharing
+  same memory``; ``oom-kill:`` summaries, ``Task in CG killed as a result of limit of CG``,
+  ``Memory cgroup out of memory`` and ``oom_reaper: reaped process`` add to the kill they belong to;
+- earlyoom, systemd-oomd, Android lmkd and nohang (see their grammars below).
+
+Candidates (``select ... to kill``, ``Kill process ... score N or sacrifice child``) are never kills.
+
+A record may go on over following lines (multi-line records, journal continuations, lines
+wrapped by mail or bug trackers). Those lines carry no keyword, so the parser says how many of
+the next lines it wants to see (``follow``); every other line without a keyword is skipped before
+any per-line work, which is what makes scan_chunks fast.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import calendar
+import collections
+import functools
+import re
+import time
+
+KILLERS = ('lowmemorykiller', 'oom-killer', 'cgroup-oom', 'earlyoom', 'systemd-oomd', 'lmkd', 'nohang')
+KILL_FIELDS = ('time', 'killer', 'pid', 'comm', 'adj', 'rss_kb', 'signal', 'cgroup', 'source', 'lines')
+
+# Every line that starts a record or stands for one contains one of these strings (a kill word or
+# a signal name). Chunks are searched for KEYWORDS; a line found is a candidate if it matches
+# _CANDIDATE. Lines that only continue a record are read because the parser asks for them (follow),
+# and nohang's victim block, printed just before its "Sending SIGTERM", is read back from there.
+KEYWORDS = ('ill', 'SIG')
+_KEYWORD_RES = tuple(re.compile(re.escape(word.encode('ascii'))) for word in KEYWORDS)
+_CANDIDATE = re.compile(r'[Kk]ill|SIG')
+_CANDIDATE_BYTES = re.compile(br'[Kk]ill|SIG')
+# How many lines before a record the parser may look back at (nohang's victim block).
+LOOKBACK = 24
+
+MAX_RECORD_LINES = 24
+# Kills are held back while late lines (oom_reaper, a failed send, a record's next line) can still reach
+# them, and at most this many.
+_HELD_KILLS = 8
+# How many lines after an OOM kill may still hold its oom_reaper line, after a userspace send its failure.
+_REAPER_WINDOW = 8
+_SEND_WINDOW = 3
+# A log "line" longer than this without a newline is cut (binary junk must not grow memory).
+_MAX_LINE_BYTES = 1 << 20
+
+_SIGNALS = {1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM'}
+_MONTHS = dict((name, number) for number, name in enumerate(
+    ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
+
+
+def is_candidate(line):
+    """Whether a line may start or stand for a kill record (the cheap test before any parsing)."""
+    return (_CANDIDATE_BYTES if isinstance(line, bytes) else _CANDIDATE).search(line) is not None
+
+
+# ---------------------------------------------------------------------------
+# Prefixes
+
+_ISO = r'\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d(?::?\d\d)?)?'
+_BSD = r'[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?'
+# "host prog[pid]: " after a wall-clock time; busybox adds "facility.level" before the program.
+_HOST_PROG = (r'(?:\s+(?:(?P<host>[^\s:]+)\s+)?(?:[a-z]+\.[a-z]+\s+)?'
+              r'(?P<prog>[^\s:\[\]]+)(?:\[\d+\])?:(?=\s|$))?')
+_RFC5424 = re.compile(r'<\d{1,3}>1 (?P<wall>' + _ISO + r') (?P<host>\S+) (?P<prog>\S+) \S+ \S+ (?:-|(?:\[[^\]]*\])+)')
+# journalctl -o short-full: "Thu 2024-02-04 02:28:44 UTC host prog[pid]:"
+_FULL = re.compile(r'(?P<wall>[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z][\w+-]*)' + _HOST_PROG)
+_ISO_PREFIX = re.compile(r'(?P<wall>' + _ISO + r')' + _HOST_PROG)
+_BSD_PREFIX = re.compile(r'(?P<wall>' + _BSD + r')' + _HOST_PROG)
+# Android logcat: threadtime "02-04 02:28:44.123  1234  1235 I tag: ", time "02-04 02:28:44.123 I/tag( 1234): "
+_LOGCAT = re.compile(r'(?P<wall>\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s+(?:\d+\s+\d+\s+[VDIWEFA] (?P<prog>[^:]*?)\s*:|'
+                     r'[VDIWEFA]/(?P<prog2>[^(:]*?)\(\s*\d+\):)')
+# Wall-clock prefixes by the first character of the line: a digit, "<" or a capital letter.
+_WALL_PREFIXES = {'0': (_ISO_PREFIX, _LOGCAT), '<': (_RFC5424,), 'A': (_BSD_PREFIX, _FULL)}
+_KERNEL_PREFIX = re.compile(
+    r'<\d{1,3}>'
+    r'|\d+,\d+,(?P<usec>\d+),[^;]*;'
+    r'|(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local\d)\s*:'
+    r'\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*:'
+    r'|\[\s*(?P<uptime>\d+\.\d+)\](?:\s*\[\s*[TC]\d+\])?'
+    r'|\[(?P<ctime>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\]'
+    r'|[VDIWEFA]/(?P<tag>[^(:\s]+?)\(\s*\d+\):'
+)
+_QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
+_INDENT = re.compile(r'[ \t]*')
+_ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
+# Newlines inside one record as /dev/kmsg (\x0a) and rsyslog (#012) escape them.
+_NEWLINE_ESCAPES = re.compile(r'\\x0a|#012')
+
+
+class Prefix(object):
+    """What a line's prefixes say. `body` is the rest, leading whitespace kept."""
+
+    __slots__ = ('wall', 'uptime', 'program', 'prefixed', 'body')
+
+    def __init__(self, wall, uptime, program, prefixed, body):
+        self.wall = wall
+        self.uptime = uptime
+        self.program = program
+        self.prefixed = prefixed
+        self.body = body
+
+    @property
+    def time(self):
+        """The time as printed: the wall clock when there is one, else the kernel's uptime."""
+        return self.wall or self.uptime
+
+
+def split_prefix(line):
+    """Split one log line into its prefixes and its body (a Prefix)."""
+    quote = _QUOTE.match(line)
+    pos = quote.end() if quote else 0
+    wall = uptime = program = None
+    prefixed = False
+    for _ in range(8):
+        if prefixed:
+            start = pos + 1 if line.startswith((' ', '\t'), pos) else pos
+        else:
+            start = _INDENT.match(line, pos).end()  # pasted logs may be indented
+        first = line[start:start + 1]
+        match = None
+        if wall is None:
+            for pattern in _WALL_PREFIXES.get('0' if first.isdigit() else first if first == '<' else
+                                              'A' if first.isupper() else '', ()):
+                match = pattern.match(line, start)
+                if match:
+                    groups = match.groupdict()
+                    wall = groups['wall']
+                    program = groups.get('prog') or groups.get('prog2') or program
+                    break
+        if match is None:
+            match = _KERNEL_PREFIX.match(line, start)
+            if match is None:
+                break
+            if match.group('uptime'):
+                uptime = match.group('uptime')
+            elif match.group('usec'):
+                usec = int(match.group('usec'))
+                uptime = '%d.%06d' % (usec // 1000000, usec % 1000000)
+            elif match.group('ctime'):
+                wall = wall or match.group('ctime')
+            elif match.group('tag'):
+                program = match.group('tag')
+        prefixed = True
+        pos = match.end()
+    if prefixed and line.startswith((' ', '\t'), pos):
+        pos += 1
+    return Prefix(wall, uptime, program, prefixed, line[pos:])
+
+
+# ---------------------------------------------------------------------------
+# Record grammars (searched anywhere in a body)
+
+_LMK_SEND = re.compile(r'send sigkill to (?P<pid>\d+)\b')
+_LMK_SEND_COMM = re.compile(r'\s*\((?P<comm>.*)\), adj|\s*\((?P<comm2>[^)]*)\)')
+_LMK_SIZE = re.compile(r'\bsize (?P<size>\d+)(?P<unit>\s*Byte|\s*kB)?')
+_KILLING = re.compile(r"Killing '(?P<comm>.*?)' \((?P<pid>\d+)\)(?: \(tgid (?P<tgid>\d+)\))?,(?P<uid> uid \d+)?")
+_LMKD_KILL = re.compile(r"\bKill '(?P<comm>.*?)' \((?P<pid>\d+)\), uid \d+, (?:oom_score_adj|oom_adj) (?P<adj>-?\d+)")
+_SCORE_ADJ = re.compile(r'\b(?:oom_)?score_adj:?\s*(?P<adj>-?\d+)')
+_ADJ = re.compile(r'\badj:?\s*(?P<adj>-?\d+)')
+_TO_FREE = re.compile(r'\bto free (?P<kb>\d+)\s*kB')
+_LMK_CONTINUATION = re.compile(r'\s*(?:to free|cache |Free |Total |GFP |is_kswapd|Slab |swap|file |reclaim)')
+
+_OOM_KILLED = re.compile(r'Killed process (?P<pid>\d+)\b')
+_OOM_COMM = re.compile(r' \((?P<comm>.*?)\)(?=[.,]?(?:\s|$))')
+_OOM_SCORE_ADJ = re.compile(r'\boom_score_adj:\s*(-?\d+)')
+_OOM_RSS = tuple(re.compile(r'\b%s:\s*(?P<kb>\d+)\s*kB' % name) for name in ('anon-rss', 'file-rss', 'shmem-rss'))
+_OOM_SHARING = re.compile(r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) sharing same memory')
+_OOM_CANDIDATE = re.compile(r'[Kk]ill process \d+ \(.*\) score -?\d+')
+_OOM_SUMMARY = re.compile(r'oom-kill:(?P<fields>\S.*)')
+_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+)(?:,uid=\d+)?')
+_OOM_TASK_IN = re.compile(r'Task in (?P<cgroup>\S+) killed as a result of limit of (?P<limit>\S+)')
+_OOM_INVOKED = re.compile(r'invoked oom-killer')
+_OOM_REAPER = re.compile(r'oom_reaper: reaped process (?P<pid>\d+)\b')
+_OOM_CONTINUATION = re.compile(r'\s*(?:total-vm|vsz|anon-rss|file-rss|shmem-rss|UID|pgtables|oom_score_adj)\b')
+_SUMMARY_CONTINUATION = re.compile(r'\s*,?(?:nodemask|cpuset|mems_allowed|global_oom|oom_memcg|task_memcg|task|pid|uid)\b')
+
+_EARLYOOM_SEND = re.compile(r'\bsending (?P<signal>SIG[A-Z0-9]+|\d+ \(no-op signal\)) to process (?P<pid>\d+)'
+                            r'(?: uid \d+)? "(?P<rest>.*)')
+_EARLYOOM_COMM = re.compile(r'(?P<comm>.*?)": (?=badness|oom_score)|(?P<comm2>.*)"')
+_EARLYOOM_V12 = re.compile(r"Killing process '(?P<comm>.*)' with signal (?P<signal>\d+), pid: (?P<pid>\d+)")
+_EARLYOOM_V11 = re.compile(r'Killing process: (?P<comm>.*), pid: (?P<pid>\d+), badness')
+_EARLYOOM_OLD = re.compile(r'Killing process\b')
+_EARLYOOM_V0 = re.compile(r'^Killing process (?P<pid>\d+) (?P<comm>\S.*?)\s*$')
+_EARLYOOM_ESCALATE = re.compile(r'escalating to (?P<signal>SIG[A-Z]+) after')
+_EARLYOOM_FAILED = re.compile(r'\bkill(?:\(\))? failed|dryrun, not actually sending')
+_EARLYOOM_ADJ = re.compile(r'\boom_score_adj (-?\d+)')
+_VMRSS_MIB = re.compile(r'\bVmRSS:?\s*(?P<mib>\d+) MiB')
+_EARLYOOM_CONTINUATION = re.compile(r'\s*(?:badness|oom_score|oom_score_adj|VmRSS|cmdline)\b')
+
+_OOMD = re.compile(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due to (?:memory|swap)')
+
+_NOHANG_VICTIM = re.compile(r'Victim (?:status|information) \(found in|Found a process with highest badness')
+# A keyword line that matched no grammar is kept for a join with the next line only when it stops
+# shortly after the start of a record, as a wrapped or cut record line does.
+_CUT_TAIL = re.compile(r'(?:^|[\s:\]])(?:[Kk]ill(?:ed|ing)?|send sigkill|sending|Send(?:ing)?|SIG[A-Z]*|Marked)'
+                       r'(?:\W+[^\s]+){0,4}\W*$')
+_NOHANG_SEND = re.compile(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
+_NOHANG_2018 = re.compile(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
+                          r'(?:blacklisted process )?(?P<comm>.*?),(?:\s*Pid: (?P<pid>\d+))?')
+_NOHANG_FIELDS = (
+    ('pid', re.compile(r'\b(?:PID|Pid):\s*(?P<v>\d+)')),
+    ('comm', re.compile(r'\b[Nn]ame:\s*(?P<v>.*?)(?:, state:|$)')),
+    ('adj', re.compile(r'\boom_score_adj:\s*(?P<v>-?\d+)')),
+    ('rss_mib', re.compile(r'\b(?:VmRSS|RSS):\s*(?P<v>\d+)')),
+    ('cgroup_v2', re.compile(r'\bcgroup_v2:\s*(?P<v>\S+)')),
+    ('cgroup_v1', re.compile(r'\b(?:cgroup_v1|CGroup):\s*(?P<v>\S+)')),
+)
+_NOHANG_PID = re.compile(r'\bPid: (\d+)')
+_NOHANG_FAILED = re.compile(r'died before corrective action|Cannot send a signal|[Nn]o such process')
+
+
+def _number(pattern, text):
+    match = pattern.search(text)
+    return int(match.group(1)) if match else None
+
+
+def _new_kill(killer, prefix, raw, source, pid=None, comm=None):
+    return {
+        'time': prefix.time, 'killer': killer, 'pid': pid, 'comm': comm, 'adj': None,
+        'rss_kb': None, 'signal': None, 'cgroup': None, 'source': source, 'lines': [raw],
+    }
+
+
+def _add_line(lines, raw):
+    if (not lines or lines[-1] is not raw) and len(lines) < MAX_RECORD_LINES:
+        lines.append(raw)
+
+
+def _looks_cut(text):
+    """Whether a record's text stops where a wrapped line would: after a separator or inside ( or quotes."""
+    text = text.rstrip()
+    return (text[-1:] in (',', ':', '=', '(', ';') or text.count('(') > text.count(')')
+            or text.count('"') % 2 == 1)
+
+
+def _strip_parens(comm):
+    if comm and comm.startswith('(') and comm.endswith(')'):
+        return comm[1:-1]
+    return comm
+
+
+def _mib_to_kb(mib):
+    return None if mib is None else mib * 1024
+
+
+class _Record(object):
+    """A record still open to the lines that follow it. `kill` is None for context records."""
+
+    __slots__ = ('kind', 'kill', 'text', 'prefixed', 'joins', 'lines')
+
+    def __init__(self, kind, kill, text, prefixed, lines=None):
+        self.kind = kind
+        self.kill = kill
+        self.text = text
+        self.prefixed = prefixed
+        self.joins = 0
+        self.lines = kill['lines'] if kill is not None else (lines if lines is not None else [])
+
+
+# What may start the next line of a wrapped single-line record.
+_WRAP_CONTINUATIONS = {
+    'oom-killed': _OOM_CONTINUATION,
+    'oom-summary': _SUMMARY_CONTINUATION,
+    'earlyoom': _EARLYOOM_CONTINUATION,
+    'lmk-send': re.compile(r'\s*(?:adj|size)\b'),
+    'lmkd': re.compile(r'\s*(?:to free|reason)\b'),
+    'oomd': re.compile(r'\s*(?:due to|for|being|with)\b'),
+}
+_STANDALONE = (('sigkill', _LMK_SEND), ("Killing '", _KILLING), ("Kill '", _LMKD_KILL),
+               ('Killed process', _OOM_KILLED), ('ill process', _OOM_SHARING), ('ill process', _OOM_CANDIDATE),
+               ('oom-kill:', _OOM_SUMMARY), ('killed as a result', _OOM_TASK_IN),
+               ('invoked oom-killer', _OOM_INVOKED), ('sending ', _EARLYOOM_SEND),
+               ('escalating to', _EARLYOOM_ESCALATE), ('due to', _OOMD), ('to the victim', _NOHANG_SEND),
+               ('Preventing OOM', _NOHANG_2018))
+
+
+class KillLogParser(object):
+    """The state machine behind parse_lines and scan_chunks.
+
+    feed(line) returns the kills that became final; close() returns the rest. `follow` is how many of
+    the next lines the parser wants to see even when they hold no keyword.
+    """
+
+    def __init__(self, page_size=4096, source=None):
+        self.page_size = page_size
+        self.source = source
+        self.follow = 0
+        self._held = collections.deque()
+        self._open = None            # a _Record the next line may continue
+        self._orphan = None          # (prefix, raw, body) of a keyword line no grammar matched (yet)
+        self._event = {}             # the OOM event being printed: memcg, summary, task_in, killer
+        self._history = ()           # the lines before the current one (see LOOKBACK)
+        self._last_earlyoom = None
+        self._since_oom_kill = None  # lines since the last OOM kill: its oom_reaper line comes within a few
+        self._since_send = None      # lines since the last userspace send: its failure comes within a few
+        self._out = []
+
+    # -- driving ----------------------------------------------------------
+
+    def feed(self, line, history=()):
+        """Take the next line (or the next line the parser asked to follow).
+
+        history: the up to LOOKBACK lines just before it, oldest first, or a callable returning them;
+        it is only read for the few records printed after their details (nohang).
+        """
+        self._history = history
+        if isinstance(line, bytes):
+            line = line.decode('utf-8', 'replace')
+        raw = line.rstrip('\r\n')
+        self.follow = max(0, self.follow - 1)
+        self._tick()
+        if self._open is None and self._orphan is None and not self._late_line(raw):
+            self._set_follow()
+            if self.follow:
+                return []
+            out, self._out = self._out + list(self._held), []
+            self._held.clear()
+            return out
+        prefix = split_prefix(raw)
+        segments = _NEWLINE_ESCAPES.split(prefix.body)
+        self._line(prefix, raw, segments[0])
+        for segment in segments[1:]:
+            self._line(Prefix(prefix.wall, prefix.uptime, prefix.program, False, segment), raw, segment)
+        self._set_follow()
+        if not self.follow:
+            # nothing can reach the held kills any more
+            self._out.extend(self._held)
+            self._held.clear()
+        out, self._out = self._out, []
+        return out
+
+    def _late_line(self, raw):
+        """Whether a line needs parsing when no record is open: a keyword line, or a line that
+        belongs to a recent kill (oom_reaper after an OOM kill, a failure after a userspace send)."""
+        if _CANDIDATE.search(raw):
+            return True
+        if self._since_oom_kill is not None and 'oom_reaper' in raw:
+            return True
+        return self._since_send is not None and ('dryrun' in raw or 'failed' in raw)
+
+    def close(self):
+        self._open = None
+        self._orphan = None
+        while self._held:
+            self._out.append(self._held.popleft())
+        out, self._out = self._out, []
+        return out
+
+    def _tick(self):
+        if self._since_oom_kill is not None:
+            self._since_oom_kill += 1
+            if self._since_oom_kill >= _REAPER_WINDOW:
+                self._since_oom_kill = None
+        if self._since_send is not None:
+            self._since_send += 1
+            if self._since_send >= _SEND_WINDOW:
+                self._since_send = None
+
+    def _set_follow(self):
+        wanted = 1 if self._open is not None or self._orphan is not None else 0
+        if self._since_oom_kill is not None:
+            wanted = max(wanted, _REAPER_WINDOW - self._since_oom_kill)
+        if self._since_send is not None:
+            wanted = max(wanted, _SEND_WINDOW - self._since_send)
+        self.follow = max(self.follow, wanted)
+
+    def _hold(self, kill):
+        self._held.append(kill)
+        if len(self._held) > _HELD_KILLS:
+            self._out.append(self._held.popleft())
+
+    # -- one logical line ---------------------------------------------------
+
+    def _line(self, prefix, raw, body):
+        body = _ANSI.sub('', body)
+        record, self._open = self._open, None
+        if record is not None and self._continues(record, prefix, raw, body):
+            if self._open is None:
+                self._open = record
+            return
+        orphan, self._orphan = self._orphan, None
+        if self._dispatch(prefix, raw, body):
+            return
+        if orphan is not None and (not prefix.prefixed or not orphan[0].prefixed):
+            orphan_prefix, orphan_raw, orphan_body = orphan
+            if self._dispatch(orphan_prefix, orphan_raw, orphan_body.rstrip() + ' ' + body.strip(), raw):
+                return
+        if is_candidate(body) and _CUT_TAIL.search(body):
+            self._orphan = (prefix, raw, body)
+
+    def _continues(self, record, prefix, raw, body):
+        """Whether this line goes on with the open record; if so, take it in."""
+        stripped = body.strip()
+        if not stripped or record.joins >= MAX_RECORD_LINES:
+            return False
+        indented = body[:1].isspace()
+        after_prefixed = record.prefixed and not prefix.prefixed
+        kind = record.kind
+        if kind == 'lmk-killing':
+            if not (indented or after_prefixed or _LMK_CONTINUATION.match(body)) or self._stands_alone(body):
+                return False
+            record.joins += 1
+            record.text += '\n' + body
+            _add_line(record.lines, raw)
+            rss = _number(_TO_FREE, record.text)
+            if rss is not None:
+                record.kill['rss_kb'] = rss
+            return True
+        if kind == 'nohang-send':
+            if _NOHANG_FAILED.search(body):
+                self._cancel(record.kill)
+                return True
+            if record.joins < 3 and (indented or after_prefixed) and not self._stands_alone(body):
+                record.joins += 1
+                _add_line(record.lines, raw)
+                self._nohang_2018_fields(record.kill, body)
+                return True
+            return False
+        # A single-line record wrapped over more lines.
+        continuation = _WRAP_CONTINUATIONS.get(kind)
+        starts_field = continuation is not None and continuation.match(body)
+        # The summary has no blanks, so only a hard wrap (anywhere, even inside a word) can split it.
+        cut = _looks_cut(record.text) or (kind == 'oom-summary' and ' ' not in stripped and '=' in stripped)
+        if record.joins >= 3 or not (starts_field or (after_prefixed and cut)):
+            return False
+        if self._stands_alone(body):
+            return False
+        record.joins += 1
+        record.text = record.text.rstrip() + ('' if kind == 'oom-summary' else ' ') + stripped
+        _add_line(record.lines, raw)
+        self._refill(record)
+        return True
+
+    @staticmethod
+    def _stands_alone(body):
+        """Whether a line is a record of its own (so it cannot continue another)."""
+        return is_candidate(body) and any(needle in body and pattern.search(body) for needle, pattern in _STANDALONE)
+
+    def _refill(self, record):
+        kill, text = record.kill, record.text
+        if record.kind == 'oom-killed':
+            self._oom_fields(kill, text)
+        elif record.kind == 'oom-summary':
+            summary = self._summary_fields(text)
+            summary['lines'] = record.lines
+            self._event['summary'] = summary
+        elif record.kind == 'earlyoom':
+            self._earlyoom_fields(kill, text)
+        elif record.kind == 'lmk-send':
+            self._lmk_send_fields(kill, text)
+        elif record.kind == 'lmkd':
+            kill['rss_kb'] = _number(_TO_FREE, text)
+        elif record.kind == 'oomd':
+            match = _OOMD.search(text)
+            if match:
+                kill['cgroup'] = match.group('cgroup')
+
+    # -- grammars -------------------------------------------------------------
+
+    def _dispatch(self, prefix, raw, body, extra_raw=None):
+        """Match one body against the record grammars. True when it was a known record."""
+        held_before = self._held[-1] if self._held else None
+        if not self._kernel(prefix, raw, body):
+            return False
+        if extra_raw is not None:
+            if self._open is not None:
+                _add_line(self._open.lines, extra_raw)
+            elif self._held and self._held[-1] is not held_before:
+                _add_line(self._held[-1]['lines'], extra_raw)
+        return True
+
+    def _start(self, kind, kill, prefix, text):
+        if kill is not None:
+            self._hold(kill)
+        self._open = _Record(kind, kill, text, prefix.prefixed)
+        return True
+
+    def _kernel(self, prefix, raw, body):
+        for needle, pattern, handler in _GRAMMARS:
+            if needle in body:
+                match = pattern.search(body)
+                if match and handler(self, prefix, raw, body, match):
+                    return True
+        return False
+
+    def _on_lmk_send(self, prefix, raw, body, match):
+        kill = _new_kill('lowmemorykiller', prefix, raw, self.source, pid=int(match.group('pid')))
+        kill['signal'] = 'SIGKILL'
+        self._lmk_send_fields(kill, body[match.end():])
+        return self._start('lmk-send', kill, prefix, body[match.end():])
+
+    def _on_lmkd(self, prefix, raw, body, match):
+        kill = _new_kill('lmkd', prefix, raw, self.source, pid=int(match.group('pid')), comm=match.group('comm'))
+        kill['adj'] = int(match.group('adj'))
+        kill['rss_kb'] = _number(_TO_FREE, body)
+        return self._start('lmkd', kill, prefix, body)
+
+    def _on_sharing(self, prefix, raw, body, match):
+        self._hold(_new_kill(self._event.get('killer', 'oom-killer'), prefix, raw, self.source,
+                             pid=int(match.group('pid')), comm=match.group('comm')))
+        return True
+
+    def _on_candidate(self, prefix, raw, body, match):
+        if 'Memory cgroup' in body:
+            self._event['memcg'] = True
+        return True
+
+    def _on_summary(self, prefix, raw, body, match):
+        lines = [raw]
+        summary = self._summary_fields(match.group('fields'))
+        summary['lines'] = lines
+        self._event['summary'] = summary
+        self._open = _Record('oom-summary', None, match.group('fields'), prefix.prefixed, lines)
+        return True
+
+    def _on_task_in(self, prefix, raw, body, match):
+        self._event['task_in'] = match.group('cgroup')
+        return True
+
+    def _on_invoked(self, prefix, raw, body, match):
+        self._event = {}
+        return True
+
+    def _on_reaper(self, prefix, raw, body, match):
+        pid = int(match.group('pid'))
+        for kill in reversed(self._held):
+            if kill['pid'] == pid and kill['killer'] in ('oom-killer', 'cgroup-oom'):
+                _add_line(kill['lines'], raw)
+                break
+        return True
+
+    def _on_oomd(self, prefix, raw, body, match):
+        kill = _new_kill('systemd-oomd', prefix, raw, self.source)
+        kill['cgroup'] = match.group('cgroup')
+        return self._start('oomd', kill, prefix, body)
+
+    def _on_nohang_send(self, prefix, raw, body, match):
+        if _NOHANG_FAILED.search(body):
+            return True
+        victim = self._nohang_victim(prefix)
+        kill = _new_kill('nohang', prefix, raw, self.source, pid=victim.get('pid'), comm=victim.get('comm'))
+        kill['lines'][:0] = victim.get('lines', [])[:MAX_RECORD_LINES - 1]
+        kill['signal'] = match.group('signal')
+        kill['adj'] = victim.get('adj')
+        kill['rss_kb'] = _mib_to_kb(victim.get('rss_mib'))
+        kill['cgroup'] = victim.get('cgroup_v2') or victim.get('cgroup_v1')
+        return self._user_sent('nohang-send', kill, prefix, body)
+
+    def _on_nohang_2018(self, prefix, raw, body, match):
+        kill = _new_kill('nohang', prefix, raw, self.source, comm=match.group('comm') or None)
+        kill['signal'] = match.group('signal')
+        self._nohang_2018_fields(kill, body)
+        return self._user_sent('nohang-send', kill, prefix, body)
+
+    # -- kernel details -----------------------------------------------------
+
+    def _killing(self, prefix, raw, body, match):
+        """lowmemorykiller 4.9+ and vendors, or Android 8/9 lmkd (which prints a uid)."""
+        pid = match.group('tgid') or match.group('pid')
+        killer = 'lmkd' if match.group('uid') else 'lowmemorykiller'
+        kill = _new_kill(killer, prefix, raw, self.source, pid=int(pid), comm=match.group('comm'))
+        # The victim's adj is on the first line; "for oom_score_adj N" further on is the threshold's.
+        header = body[match.end():].split(' to free ')[0]
+        adj = _SCORE_ADJ.search(header) or _ADJ.search(header)
+        kill['adj'] = int(adj.group('adj')) if adj else None
+        kill['rss_kb'] = _number(_TO_FREE, body)
+        return self._start('lmk-killing', kill, prefix, body)
+
+    def _lmk_send_fields(self, kill, text):
+        comm = _LMK_SEND_COMM.match(text)
+        rest = text
+        if comm:
+            kill['comm'] = comm.group('comm') if comm.group('comm') is not None else comm.group('comm2')
+            rest = text[comm.end('comm') + 1 if comm.group('comm') is not None else comm.end():]
+        adj = _ADJ.search(rest)
+        kill['adj'] = int(adj.group('adj')) if adj else None
+        size = _LMK_SIZE.search(rest)
+        if size:
+            unit = (size.group('unit') or '').strip()
+            amount = int(size.group('size'))
+            if unit == 'Byte':
+                kill['rss_kb'] = amount // 1024
+            elif unit == 'kB':
+                kill['rss_kb'] = amount
+            else:
+                kill['rss_kb'] = amount * self.page_size // 1024
+
+    def _oom_killed(self, prefix, raw, body, match):
+        event = self._event
+        summary = event.get('summary') or {}
+        pid = int(match.group('pid'))
+        memcg = ('Memory cgroup' in body[:match.start()] or event.get('memcg') or 'task_in' in event
+                 or summary.get('constraint') == 'CONSTRAINT_MEMCG')
+        killer = 'cgroup-oom' if memcg else 'oom-killer'
+        kill = _new_kill(killer, prefix, raw, self.source, pid=pid)
+        if summary.get('pid') == pid:
+            kill['lines'][:0] = summary['lines'][:MAX_RECORD_LINES // 2]
+            kill['cgroup'] = summary.get('cgroup')
+        kill['cgroup'] = kill['cgroup'] or event.get('task_in')
+        text = body[match.end():]
+        self._oom_fields(kill, text)
+        if kill['comm'] is None and summary.get('pid') == pid:
+            kill['comm'] = summary.get('comm')
+        self._event = {'killer': killer}
+        self._since_oom_kill = 0
+        return self._start('oom-killed', kill, prefix, text)
+
+    @staticmethod
+    def _oom_fields(kill, text):
+        comm = _OOM_COMM.match(text)
+        if comm:
+            kill['comm'] = comm.group('comm')
+        anon, file_rss, shmem = [_number(pattern, text) for pattern in _OOM_RSS]
+        if anon is not None and file_rss is not None:
+            kill['rss_kb'] = anon + file_rss + (shmem or 0)
+        kill['adj'] = _number(_OOM_SCORE_ADJ, text)
+
+    @staticmethod
+    def _summary_fields(text):
+        summary = {}
+        for key in ('constraint', 'task_memcg'):
+            match = re.search(r'(?:^|,)%s=([^,]*)' % key, text)
+            if match:
+                summary[key] = match.group(1)
+        task = _SUMMARY_TASK.search(text)
+        if task:
+            summary['comm'] = task.group('comm')
+            summary['pid'] = int(task.group('pid'))
+        summary['cgroup'] = summary.get('task_memcg') or None
+        return summary
+
+    # -- userspace details --------------------------------------------------
+
+    def _on_earlyoom_send(self, prefix, raw, body, match):
+        signal = match.group('signal')
+        if not signal.startswith('SIG'):
+            return True  # earlyoom's start-up self-test "sends" signal 0
+        kill = _new_kill('earlyoom', prefix, raw, self.source, pid=int(match.group('pid')))
+        kill['signal'] = signal
+        self._earlyoom_fields(kill, match.group('rest'))
+        return self._earlyoom_sent(kill, prefix, match.group('rest'))
+
+    def _on_earlyoom_old(self, prefix, raw, body, match):
+        """earlyoom 1.2, 1.1 and 0.x (the last only when the line is earlyoom's: systemd says "Killing process" too)."""
+        match = _EARLYOOM_V12.search(body) or _EARLYOOM_V11.search(body)
+        if match is None and prefix.program in (None, 'earlyoom') and ' with signal ' not in body:
+            match = _EARLYOOM_V0.match(body.strip())
+        if match is None:
+            return False
+        kill = _new_kill('earlyoom', prefix, raw, self.source, pid=int(match.group('pid')),
+                         comm=_strip_parens(match.group('comm')))
+        if 'signal' in match.groupdict():
+            kill['signal'] = _SIGNALS.get(int(match.group('signal')), match.group('signal'))
+        kill['rss_kb'] = _mib_to_kb(_number(_VMRSS_MIB, body))
+        return self._earlyoom_sent(kill, prefix, body)
+
+    def _on_escalate(self, prefix, raw, body, match):
+        if self._last_earlyoom is not None:
+            kill = dict(self._last_earlyoom, time=prefix.time, signal=match.group('signal'), lines=[raw])
+            self._earlyoom_sent(kill, prefix, '')
+        return True
+
+    def _on_send_failed(self, prefix, raw, body, match):
+        if self._last_earlyoom is not None and self._since_send is not None:
+            self._cancel(self._last_earlyoom)
+            self._last_earlyoom = None
+        return True
+
+    @staticmethod
+    def _earlyoom_fields(kill, rest):
+        comm = _EARLYOOM_COMM.match(rest)
+        if comm:
+            kill['comm'] = comm.group('comm') if comm.group('comm') is not None else comm.group('comm2')
+        kill['rss_kb'] = _mib_to_kb(_number(_VMRSS_MIB, rest))
+        kill['adj'] = _number(_EARLYOOM_ADJ, rest)
+
+    def _earlyoom_sent(self, kill, prefix, text):
+        self._last_earlyoom = kill
+        return self._user_sent('earlyoom', kill, prefix, text)
+
+    def _user_sent(self, kind, kill, prefix, text):
+        self._since_send = 0
+        return self._start(kind, kill, prefix, text)
+
+    def _cancel(self, kill):
+        for index, held in enumerate(self._held):
+            if held is kill:
+                del self._held[index]
+                return
+
+    def _nohang_victim(self, prefix):
+        """nohang's victim block, printed in the lines just before its send: {field: value, 'lines': [...]}."""
+        history = self._history() if callable(self._history) else list(self._history)
+        history = [line.decode('utf-8', 'replace') if isinstance(line, bytes) else line for line in history]
+        start = None
+        for index in range(len(history) - 1, -1, -1):
+            line_prefix = split_prefix(history[index])
+            if prefix.program and line_prefix.program not in (None, prefix.program):
+                continue
+            body = _ANSI.sub('', line_prefix.body)
+            if _NOHANG_SEND.search(body):
+                break  # the block before an earlier send is that send's
+            if _NOHANG_VICTIM.search(body):
+                start = index
+                break
+        victim = {'lines': []}
+        if start is None:
+            return victim
+        for line in history[start:]:
+            line_prefix = split_prefix(line)
+            if prefix.program and line_prefix.program not in (None, prefix.program):
+                continue
+            victim['lines'].append(line)
+            body = _ANSI.sub('', line_prefix.body)
+            for key, pattern in _NOHANG_FIELDS:
+                match = pattern.search(body)
+                if match and key not in victim:
+                    value = match.group('v').strip()
+                    victim[key] = int(value) if key in ('pid', 'adj', 'rss_mib') else value
+        return victim
+
+    @staticmethod
+    def _nohang_2018_fields(kill, text):
+        pid = _number(_NOHANG_PID, text)
+        if pid is not None:
+            kill['pid'] = pid
+        rss = _mib_to_kb(_number(_VMRSS_MIB, text))
+        if rss is not None:
+            kill['rss_kb'] = rss
+
+
+# (a string the body must hold, the grammar, the handler), tried in this order. Handlers return False
+# to let the later grammars try.
+_GRAMMARS = (
+    ('sigkill', _LMK_SEND, KillLogParser._on_lmk_send),
+    ("Killing '", _KILLING, KillLogParser._killing),
+    ("Kill '", _LMKD_KILL, KillLogParser._on_lmkd),
+    ('Killed process', _OOM_KILLED, KillLogParser._oom_killed),
+    ('sharing same memory', _OOM_SHARING, KillLogParser._on_sharing),
+    ('ill process', _OOM_CANDIDATE, KillLogParser._on_candidate),
+    ('oom-kill:', _OOM_SUMMARY, KillLogParser._on_summary),
+    ('killed as a result', _OOM_TASK_IN, KillLogParser._on_task_in),
+    ('invoked oom-killer', _OOM_INVOKED, KillLogParser._on_invoked),
+    ('oom_reaper', _OOM_REAPER, KillLogParser._on_reaper),
+    ('sending ', _EARLYOOM_SEND, KillLogParser._on_earlyoom_send),
+    ('Killing process', _EARLYOOM_OLD, KillLogParser._on_earlyoom_old),
+    ('escalating to', _EARLYOOM_ESCALATE, KillLogParser._on_escalate),
+    ('failed', _EARLYOOM_FAILED, KillLogParser._on_send_failed),
+    ('dryrun', _EARLYOOM_FAILED, KillLogParser._on_send_failed),
+    ('due to', _OOMD, KillLogParser._on_oomd),
+    ('to the victim', _NOHANG_SEND, KillLogParser._on_nohang_send),
+    ('Preventing OOM', _NOHANG_2018, KillLogParser._on_nohang_2018),
+)
+
+
+# ---------------------------------------------------------------------------
+# Drivers
+
+def parse_lines(lines, page_size=4096, source=None):
+    """Kills found in an iterable of lines (str or bytes), oldest first, as a generator."""
+    parser = KillLogParser(page_size=page_size, source=source)
+    recent = collections.deque(maxlen=LOOKBACK)
+    for line in lines:
+        if parser.follow or is_candidate(line):
+            for kill in parser.feed(line, recent):
+                yield kill
+        recent.append(line.rstrip(b'\r\n' if isinstance(line, bytes) else '\r\n'))
+    for kill in parser.close():
+        yield kill
+
+
+def scan_chunks(chunks, page_size=4096, source=None):
+    """Kills found in a log given as byte chunks of any size (e.g. 1 MiB reads), oldest first.
+
+    The same kills as parse_lines over the same lines, but a line without a keyword costs nothing:
+    each chunk is searched for KEYWORDS once, and only the lines holding one (and the lines the
+    parser asks to follow) are looked at.
+    """
+    parser = KillLogParser(page_size=page_size, source=source)
+    tail = b''
+    context = []  # the last LOOKBACK lines before the current chunk, for lookback across chunks
+    for chunk in chunks:
+        if isinstance(chunk, str):
+            chunk = chunk.encode('utf-8', 'surrogateescape')
+        first = chunk.find(b'\n')
+        if first < 0:
+            tail = tail + chunk if len(tail) < _MAX_LINE_BYTES else tail
+            continue
+        begin = 0
+        if tail:
+            # The line cut by the previous chunk: put it together on its own, not the whole chunk.
+            line = tail + chunk[:first + 1]
+            for kill in _scan_block(parser, line, 0, len(line), context):
+                yield kill
+            context = _lines_before(line, len(line), context)
+            begin = first + 1
+        end = chunk.rfind(b'\n') + 1
+        for kill in _scan_block(parser, chunk, begin, end, context):
+            yield kill
+        context = _lines_before(chunk, end, context, begin)
+        tail = chunk[end:]
+    if tail:
+        for kill in _scan_block(parser, tail + b'\n', 0, len(tail) + 1, context):
+            yield kill
+    for kill in parser.close():
+        yield kill
+
+
+def _scan_block(parser, block, begin, end, context):
+    """Feed the parser the lines of block[begin:end] (whole lines) it needs."""
+    starts = set()
+    for pattern in _KEYWORD_RES:
+        for match in pattern.finditer(block, begin, end):
+            starts.add(max(begin, block.rfind(b'\n', begin, match.start()) + 1))
+    starts = sorted(starts)
+    index = 0
+    pos = begin
+    while pos < end:
+        if not parser.follow:
+            while True:
+                while index < len(starts) and starts[index] < pos:
+                    index += 1
+                if index == len(starts):
+                    return
+                pos = starts[index]
+                stop = block.find(b'\n', pos, end)
+                if _CANDIDATE_BYTES.search(block, pos, stop):
+                    break
+                pos = stop + 1
+        stop = block.find(b'\n', pos, end)
+        history = functools.partial(_lines_before, block, pos, context, begin)
+        for kill in parser.feed(block[pos:stop], history):
+            yield kill
+        pos = stop + 1
+
+
+def _lines_before(block, pos, context, begin=0):
+    """The up to LOOKBACK lines before offset `pos` (a line start) of block[begin:], then of context;
+    oldest first."""
+    lines = []
+    while pos > begin and len(lines) < LOOKBACK:
+        start = max(begin, block.rfind(b'\n', begin, pos - 1) + 1)
+        lines.append(block[start:pos - 1].rstrip(b'\r'))
+        pos = start
+    lines.reverse()
+    if len(lines) < LOOKBACK and context:
+        lines[:0] = context[-(LOOKBACK - len(lines)):]
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Times
+
+_UPTIME_RE = re.compile(r'^\d+\.\d+$')
+_ISO_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d(?::?\d\d)?)?$')
+_BSD_RE = re.compile(r'^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$')
+_CTIME_RE = re.compile(r'^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$')
+_FULL_RE = re.compile(r'^[A-Z][a-z]{2} (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+)$')
+_LOGCAT_RE = re.compile(r'^(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d+)$')
+
+
+def absolute_time(text, year=None, boot_time=None, reference=None):
+    """Seconds since the epoch for a kill's `time`, or None when it cannot be known.
+
+    year: the year for stamps printed without one (syslog, logcat); with `reference` (the log's
+    modification time) a stamp that would lie more than a day after it is taken from the year before.
+    boot_time: the epoch of the boot the kernel's [uptime] stamps count from (only for the running
+    kernel's own buffer). Local time for stamps without a zone.
+    """
+    if not text:
+        return None
+    if _UPTIME_RE.match(text):
+        return None if boot_time is None else boot_time + float(text)
+    match = _ISO_RE.match(text)
+    if match:
+        fields = [int(v) for v in match.groups()[:6]]
+        return _epoch(fields, match.group(7), match.group(8))
+    match = _FULL_RE.match(text)
+    if match:
+        fields = [int(v) for v in match.groups()[:6]]
+        zone = match.group(8)
+        return _epoch(fields, match.group(7), 'Z' if zone in ('UTC', 'GMT') else None)
+    match = _CTIME_RE.match(text)
+    if match:
+        month = _MONTHS.get(match.group(1))
+        if month is None:
+            return None
+        return _epoch([int(match.group(6)), month] + [int(v) for v in match.groups()[1:5]], None, None)
+    match = _BSD_RE.match(text)
+    if match:
+        month = _MONTHS.get(match.group(1))
+        if month is None:
+            return None
+        return _yearless([month] + [int(v) for v in match.groups()[1:5]], match.group(6), year, reference)
+    match = _LOGCAT_RE.match(text)
+    if match:
+        return _yearless([int(v) for v in match.groups()[:5]], match.group(6), year, reference)
+    return None
+
+
+_DURATION = re.compile(r'^(\d+)\s*([smhdw])$')
+_DURATION_SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+_SINCE_FORMATS = ('%Y-%m-%d', '%Y-%m-%d %H:%M', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M', '%Y-%m-%dT%H:%M:%S')
+
+
+def since_epoch(text, now):
+    """The epoch for the `since` option: a local date/time or a duration back from `now`. ValueError if neither."""
+    text = text.strip()
+    match = _DURATION.match(text)
+    if match:
+        return now - int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+    for form in _SINCE_FORMATS:
+        try:
+            return time.mktime(time.strptime(text, form))
+        except ValueError:
+            continue
+    raise ValueError('since: %r is neither a date (YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS], local time) nor a '
+                     'duration back from now (90m, 12h, 7d, 2w)' % text)
+
+
+def _yearless(fields, fraction, year, reference):
+    if year is None:
+        if reference is None:
+            return None
+        year = time.localtime(reference).tm_year
+    when = _epoch([year] + fields, fraction, None)
+    if when is not None and reference is not None and when > reference + 86400:
+        when = _epoch([year - 1] + fields, fraction, None)
+    return when
+
+
+def _epoch(fields, fraction, zone):
+    year, month, day, hour, minute, second = fields
+    try:
+        if zone:
+            offset = 0
+            if zone != 'Z':
+                sign = -1 if zone[0] == '-' else 1
+                digits = zone[1:].replace(':', '')
+                offset = sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+            when = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) - offset
+        else:
+            when = time.mktime((year, month, day, hour, minute, second, 0, 0, -1))
+    except (OverflowError, ValueError):
+        return None
+    return when + (float('0.' + fraction) if fraction else 0.0)
