@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
+from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
+
+PAGE = 4096
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+P = '/sys/module/lowmemorykiller/parameters'
+DEFAULTS = {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384], 'cost': 32, 'debug_level': 1}
+
+
+def memory(total=512 * MIB, swap=GIB, used=0):
+    return {'mem_total_bytes': total, 'mem_available_bytes': total // 2, 'swap_total_bytes': swap,
+            'swap_used_bytes': used, 'swaps': []}
+
+
+def facts(params=None, present=True, mem=None, **extra):
+    params = dict(DEFAULTS) if params is None else params
+    mem = mem or memory()
+    result = {
+        'present': present, 'path': P, 'params': params if present else {},
+        'thresholds': findings.thresholds(params, PAGE, mem['mem_total_bytes']) if present else [],
+        'disabled': lmk.is_disabled(params) if present else None,
+        'persist': {'mechanisms': [], 'matches': None}, 'memory': mem, 'killers': [], 'kills': [],
+        'unreadable': [], 'init_oom_score_adj': 0,
+    }
+    result.update(extra)
+    return result
+
+
+def codes(found):
+    return [f['code'] for f in found]
+
+
+def by_code(found, code):
+    matching = [f for f in found if f['code'] == code]
+    assert len(matching) == 1, codes(found)
+    return matching[0]
+
+
+# ---------------------------------------------------------------------------
+# Memory
+
+def test_parse_swaps():
+    text = ('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n'
+            '/swapfile                               file\t\t1048572\t\t0\t\t-2\n'
+            '/dev/sda2                               partition\t2097148\t\t1024\t\t-3\n'
+            '/srv/my\\040swap                         file\t\t1024\t\t0\t\t5\n')
+    assert findings.parse_swaps(text) == [
+        {'filename': '/swapfile', 'type': 'file', 'size_bytes': 1048572 * 1024, 'used_bytes': 0, 'priority': -2},
+        {'filename': '/dev/sda2', 'type': 'partition', 'size_bytes': 2097148 * 1024, 'used_bytes': 1024 * 1024,
+         'priority': -3},
+        {'filename': '/srv/my swap', 'type': 'file', 'size_bytes': 1024 * 1024, 'used_bytes': 0, 'priority': 5},
+    ]
+    assert findings.parse_swaps('Filename\tType\tSize\tUsed\tPriority\n') == []
+
+
+def test_memory_summary():
+    meminfo = lmk.parse_meminfo('MemTotal: 524288 kB\nMemAvailable: 1000 kB\nSwapTotal: 2048 kB\nSwapFree: 1024 kB\n')
+    assert findings.memory_summary(meminfo, []) == {
+        'mem_total_bytes': 512 * MIB, 'mem_available_bytes': 1000 * 1024, 'swap_total_bytes': 2 * MIB,
+        'swap_used_bytes': MIB, 'swaps': []}
+    assert findings.memory_summary({}, [])['swap_used_bytes'] is None
+
+
+def test_thresholds_in_pages_mib_and_percent():
+    rows = findings.thresholds(DEFAULTS, PAGE, 512 * MIB)
+    assert [(r['minfree_pages'], r['minfree_mib'], r['minfree_percent'], r['adj']) for r in rows] == [
+        (1536, 6.0, 1.17, 0), (2048, 8.0, 1.56, 1), (4096, 16.0, 3.12, 6), (16384, 64.0, 12.5, 12)]
+
+
+# ---------------------------------------------------------------------------
+# Boot-time values
+
+@pytest.mark.parametrize('method', lmk.PERSIST_METHODS)
+def test_boot_values_read_what_render_persistence_writes(method):
+    values = {'adj': [0, 58, 352, 705], 'minfree': [1, 2, 3, 4], 'cost': 32, 'enable_adaptive_lmk': False}
+    text = lmk.render_persistence(method, P, values)
+    assert findings.boot_values(text, P) == values
+    assert findings.boot_values(text, '/sys/module/other/parameters') == {}
+
+
+def test_boot_values_hand_written_lines():
+    text = '\n'.join([
+        '# echo 1 > %s/minfree' % P,
+        'w+ %s/adj - - - - 9999' % P,
+        "echo '1' > %s/minfree" % P,
+        'echo 3 > /proc/sys/vm/drop_caches',
+        '',
+    ])
+    assert findings.boot_values(text, P) == {'adj': [9999], 'minfree': [1]}
+
+
+def test_cmdline_values():
+    text = 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 lowmemorykiller.minfree=1 lowmemorykiller.adj=9999 quiet\n'
+    assert findings.cmdline_values(text) == {'minfree': [1], 'adj': [9999]}
+    assert findings.cmdline_values('root=/dev/sda1\n') == {}
+
+
+def test_boot_matches_allows_androids_conversion():
+    runtime = {'adj': [0, 58, 352, 705], 'minfree': [1536, 2048, 4096, 16384]}
+    assert findings.boot_matches({'adj': [0, 1, 6, 12]}, runtime)
+    assert findings.boot_matches({'adj': [0, 58, 352, 705], 'minfree': [1536, 2048, 4096, 16384]}, runtime)
+    assert not findings.boot_matches({'minfree': [1]}, runtime)
+    assert not findings.boot_matches({'enable_lmk': 0}, runtime)
+
+
+def test_persist_summary():
+    runtime = {'adj': [9999], 'minfree': [1]}
+    good = {'method': 'tmpfiles', 'file': '/etc/tmpfiles.d/lowmemorykiller.conf', 'values': runtime, 'managed': True}
+    stale = {'method': 'cmdline', 'file': '/proc/cmdline', 'values': {'minfree': [2]}, 'managed': False}
+    assert findings.persist_summary([good], runtime) == {'mechanisms': [dict(good, matches=True)], 'matches': True}
+    assert findings.persist_summary([good, stale], runtime)['matches'] is False
+    assert findings.persist_summary([], runtime) == {'mechanisms': [], 'matches': None}
+
+
+# ---------------------------------------------------------------------------
+# Other killers
+
+@pytest.mark.parametrize('argv, expected', [
+    ([], {'mem_term_percent': 10.0, 'mem_kill_percent': 5.0, 'swap_term_percent': 10.0, 'swap_kill_percent': 5.0}),
+    (['-m', '5,2', '-s', '20'], {'mem_term_percent': 5.0, 'mem_kill_percent': 2.0, 'swap_term_percent': 20.0,
+                                 'swap_kill_percent': 10.0}),
+    (['-r', '60', '-m4', '--avoid', '(^|/)(init|sshd)$'], {'mem_term_percent': 4.0, 'mem_kill_percent': 2.0,
+                                                           'swap_term_percent': 10.0, 'swap_kill_percent': 5.0}),
+    (['-M', '409600,204800'], {'mem_term_percent': 10.0, 'mem_kill_percent': 5.0, 'swap_term_percent': 10.0,
+                               'swap_kill_percent': 5.0, 'mem_term_kib': 409600.0, 'mem_kill_kib': 204800.0}),
+])
+def test_earlyoom_thresholds(argv, expected):
+    assert findings.earlyoom_thresholds(argv) == expected
+
+
+def test_earlyoom_args_from_default_file():
+    text = '# Default settings for earlyoom.\nEARLYOOM_ARGS="-r 60 -m 5 --avoid \'(^|/)(sshd)$\'"\n'
+    assert findings.earlyoom_args_from_default(text) == ['-r', '60', '-m', '5', '--avoid', '(^|/)(sshd)$']
+    assert findings.earlyoom_args_from_default('# nothing\n') == []
+
+
+def test_oomd_thresholds_later_files_override():
+    main = '[OOM]\n#SwapUsedLimit=90%\nDefaultMemoryPressureLimit=50%\n'
+    dropin = '[OOM]\nDefaultMemoryPressureDurationSec=20s\n[Other]\nSwapUsedLimit=1%\n'
+    assert findings.oomd_thresholds([main, dropin]) == {
+        'SwapUsedLimit': '90%', 'DefaultMemoryPressureLimit': '50%', 'DefaultMemoryPressureDurationSec': '20s'}
+    assert findings.oomd_thresholds([]) == findings.OOMD_DEFAULTS
+
+
+def test_nohang_thresholds():
+    text = ('## thresholds\nsoft_threshold_min_mem = 8 %\nhard_threshold_min_mem = 4 %  # comment\n'
+            'post_action_gui_notifications = False\nmem_min_sigterm = 10 %\n')
+    assert findings.nohang_thresholds(text) == {
+        'soft_threshold_min_mem': '8 %', 'hard_threshold_min_mem': '4 %', 'mem_min_sigterm': '10 %'}
+
+
+# ---------------------------------------------------------------------------
+# Findings
+
+def test_the_2014_case():
+    """512 MB RAM, the default table, 1 GiB of swap and none of it used."""
+    found = findings.assess(facts())
+    warning = by_code(found, 'lmk_kills_before_swap')
+    assert warning['severity'] == 'warning'
+    assert '12.5% of 512 MiB RAM' in warning['message']
+    assert '64 MiB' in warning['message'] and '1024 MiB of swap is unused' in warning['message']
+    assert 'lmk_threshold_high' not in codes(found)
+    assert by_code(found, 'lmk_adj_includes_system')['severity'] == 'warning'
+    # the defaults need no persistence
+    assert 'persist_missing' not in codes(found)
+
+
+def test_high_threshold_with_swap_in_use():
+    found = findings.assess(facts(mem=memory(used=512 * MIB)))
+    assert 'lmk_kills_before_swap' not in codes(found)
+    assert '12.5%' in by_code(found, 'lmk_threshold_high')['message']
+
+
+def test_a_threshold_at_10_percent_or_less_is_fine():
+    params = dict(DEFAULTS, minfree=[1536, 2048, 4096, 8192])
+    found = findings.assess(facts(params))
+    assert not set(['lmk_kills_before_swap', 'lmk_threshold_high']) & set(codes(found))
+
+
+def test_disabled_driver():
+    params = dict(DEFAULTS, adj=[9999], minfree=[1])
+    found = findings.assess(facts(params, persist=findings.persist_summary(
+        [{'method': 'tmpfiles', 'file': '/etc/tmpfiles.d/lowmemorykiller.conf', 'values': {'adj': [9999], 'minfree': [1]},
+          'managed': True}], params)))
+    assert by_code(found, 'lmk_disabled')['severity'] == 'info'
+    assert not set(['lmk_kills_before_swap', 'lmk_adj_includes_system', 'persist_missing',
+                    'persist_out_of_sync']) & set(codes(found))
+
+
+def test_adj_above_init_spares_it():
+    params = dict(DEFAULTS, adj=[100, 200, 300, 900])
+    assert 'lmk_adj_includes_system' not in codes(findings.assess(facts(params)))
+    # ...unless init runs with a higher oom_score_adj
+    found = findings.assess(facts(params, init_oom_score_adj=100))
+    assert 'init (PID 1, oom_score_adj 100)' in by_code(found, 'lmk_adj_includes_system')['message']
+
+
+def test_runtime_only_values_are_lost_at_reboot():
+    params = dict(DEFAULTS, adj=[9999], minfree=[1])
+    warning = by_code(findings.assess(facts(params)), 'persist_missing')
+    assert 'adj=9999, minfree=1' in warning['message']
+
+
+def test_boot_values_out_of_sync():
+    params = dict(DEFAULTS, adj=[9999], minfree=[1])
+    persist = findings.persist_summary([{'method': 'cron', 'file': '/etc/cron.d/lowmemorykiller',
+                                         'values': {'adj': [9999], 'minfree': [2]}, 'managed': True}], params)
+    warning = by_code(findings.assess(facts(params, persist=persist)), 'persist_out_of_sync')
+    assert warning['message'].startswith('/etc/cron.d/lowmemorykiller (cron) sets minfree=2 (the kernel shows 1)')
+    assert 'persist_missing' not in codes(findings.assess(facts(params, persist=persist)))
+
+
+def test_host_without_the_driver():
+    found = findings.assess(facts(present=False, mem=memory(total=GIB, swap=0)))
+    assert codes(found) == ['no_swap', 'lmk_absent']
+    assert by_code(found, 'no_swap')['severity'] == 'warning'
+    big = findings.assess(facts(present=False, mem=memory(total=64 * GIB, swap=0)))
+    assert by_code(big, 'no_swap')['severity'] == 'info'
+    assert '64.0 GiB' in by_code(big, 'no_swap')['message']
+    assert codes(findings.assess(facts(present=False, mem=memory(total=64 * GIB)))) == ['lmk_absent']
+
+
+def test_lmkd_overwrites_the_values():
+    lmkd = {'name': 'lmkd', 'installed': True, 'running': True, 'pids': [612], 'thresholds': {}, 'config': None}
+    found = findings.assess(facts(killers=[lmkd]))
+    assert 'overwriting' in by_code(found, 'lmkd_overwrites')['message']
+    assert 'lmkd, ' not in by_code(found, 'several_killers')['message'][:40]
+    assert 'lowmemorykiller, lmkd' in by_code(found, 'several_killers')['message']
+
+
+def test_other_killers_are_described():
+    earlyoom = {'name': 'earlyoom', 'installed': True, 'running': True, 'pids': [700], 'config': None,
+                'thresholds': findings.earlyoom_thresholds(['-m', '5'])}
+    oomd = {'name': 'systemd-oomd', 'installed': True, 'running': True, 'pids': [845], 'config': None,
+            'thresholds': findings.oomd_thresholds([])}
+    installed_only = {'name': 'nohang', 'installed': True, 'running': False, 'pids': [], 'config': None,
+                      'thresholds': {}}
+    found = findings.assess(facts(present=False, killers=[earlyoom, oomd, installed_only]))
+    assert by_code(found, 'earlyoom_running')['message'] == (
+        'earlyoom is running (pid 700): it sends SIGTERM when MemAvailable <= 5% and SwapFree <= 10%, '
+        'SIGKILL at 2.5% and 5%.')
+    assert '90%' in by_code(found, 'systemd_oomd_running')['message']
+    assert 'earlyoom, systemd-oomd' in by_code(found, 'several_killers')['message']
+    assert 'nohang_running' not in codes(found)
+
+
+def test_kills_are_summed_up():
+    kills = [{'killer': 'lowmemorykiller', 'pid': 1204, 'comm': 'mysqld', 'cgroup': None, 'time': 'Feb  4 02:28:44'},
+             {'killer': 'lowmemorykiller', 'pid': 1500, 'comm': 'php5-fpm', 'cgroup': None, 'time': 'Feb  4 02:28:45'},
+             {'killer': 'systemd-oomd', 'pid': None, 'comm': None, 'cgroup': '/system.slice/a.service', 'time': 'x'}]
+    warning = by_code(findings.assess(facts(kills=kills)), 'kills_found')
+    assert warning['message'] == ('3 memory-pressure kills found in the logs (lowmemorykiller 2, systemd-oomd 1); '
+                                  'the newest: systemd-oomd killed /system.slice/a.service at x.')
+    one = by_code(findings.assess(facts(kills=kills[:1])), 'kills_found')['message']
+    assert one.startswith('1 memory-pressure kill found') and 'mysqld (pid 1204) at Feb  4 02:28:44' in one
+
+
+def test_unreadable_sources_are_reported():
+    unreadable = [{'source': 'dmesg', 'error': 'dmesg: read kernel buffer failed: Operation not permitted'}]
+    info = by_code(findings.assess(facts(unreadable=unreadable)), 'unreadable')
+    assert info['severity'] == 'info' and 'become: true' in info['message']
+
+
+def test_warnings_come_first():
+    severities = [f['severity'] for f in findings.assess(facts(present=False, mem=memory(total=GIB, swap=0)))]
+    assert severities == sorted(severities, key=findings.SEVERITIES.index)
