@@ -436,7 +436,6 @@ def test_boot_files_of_another_path_are_left_alone(host):
         assert f.read() == other
 
 
-
 def test_a_second_run_waits_for_the_lock(host):
     """Another run holds the lock on the parameters directory: this one writes only after it is released."""
     fd = os.open(host.params, os.O_RDONLY)
