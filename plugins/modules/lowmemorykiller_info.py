@@ -1,0 +1,699 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: lowmemorykiller_info
+short_description: Who killed my process? Memory killers, their thresholds and their kills
+version_added: 0.1.0
+description:
+  - Reports the C(lowmemorykiller) driver's parameters and effective thresholds, memory and swap, the other
+    memory killers installed or running (Android C(lmkd), earlyoom, systemd-oomd, nohang), how the thresholds
+    are set at boot, risky set-ups (C(findings)) and the memory-pressure kills found in the logs.
+  - Recognises the kill records of lowmemorykiller (2.6 to 4.x and vendor kernels), the kernel OOM killer and
+    memory cgroup OOMs (2.6 to 6.x), earlyoom, systemd-oomd, Android lmkd and nohang, behind syslog, journal,
+    C(dmesg), C(dmesg -T), kmsg, logcat and quoted e-mail prefixes.
+  - Changes nothing. Needs no root; what cannot be read is listed in C(unreadable), and the run still succeeds.
+author:
+  - lowmem.hardening maintainers (!UNKNOWN)
+attributes:
+  check_mode:
+    support: full
+    description: Changes nothing, in check mode or not.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux. Hosts without the driver report C(present=false) and everything else.
+notes:
+  - Log files are scanned in large chunks and only lines holding a kill keyword are parsed, so even large logs
+    are read quickly and in constant memory.
+  - The same kill found in several sources (the kernel ring buffer, C(kern.log), C(syslog), the journal) is
+    reported once.
+  - The kernel's C([uptime]) stamps are turned into dates with the boot time for the running kernel's ring buffer
+    only; kills whose date cannot be known are left out when O(since) is given, and counted in C(logs).
+  - Target Python 3.6 or newer.
+options:
+  path:
+    description: The driver's parameters directory.
+    type: path
+    default: /sys/module/lowmemorykiller/parameters
+  sources:
+    description:
+      - Where to look for kills.
+      - V(kmsg) is the kernel ring buffer, read with C(dmesg), or from C(/dev/kmsg) when C(dmesg) fails.
+      - V(files) are the log files, see O(log_files).
+      - V(journal) is C(journalctl -k) plus the journal entries of earlyoom, systemd-oomd, nohang and lmkd, when
+        C(journalctl) is installed.
+      - Default all three, or only V(files) when O(log_files) is given.
+    type: list
+    elements: str
+    choices: [kmsg, files, journal]
+  log_files:
+    description:
+      - Log files to read for V(files) instead of the defaults, which are C(/var/log/kern.log), C(/var/log/syslog)
+        and C(/var/log/messages) with their rotated copies (C(.1), C(.2.gz), C(-20240204), ...), oldest first.
+      - Files ending in C(.gz) are decompressed. Missing files are skipped.
+    type: list
+    elements: path
+  max_kills:
+    description: How many kills to return, the newest. V(0) returns none (the findings still count them).
+    type: int
+    default: 50
+  since:
+    description:
+      - Only kills at or after this time (local time), as C(YYYY-MM-DD), C(YYYY-MM-DD HH:MM[:SS]), or a duration
+        back from now such as V(90m), V(12h), V(7d) or V(2w).
+    type: str
+'''
+
+EXAMPLES = r'''
+- name: Who killed my process?
+  lowmem.hardening.lowmemorykiller_info:
+  register: lmk
+
+- name: Show the findings
+  ansible.builtin.debug:
+    msg: "{{ lmk.lowmemorykiller.findings | map(attribute='message') | list }}"
+
+- name: Only the last day, from the logs and the journal
+  lowmem.hardening.lowmemorykiller_info:
+    since: 1d
+    sources: [files, journal]
+    max_kills: 10
+
+- name: Read saved logs (plain or gzipped) instead of this host's
+  lowmem.hardening.lowmemorykiller_info:
+    log_files:
+      - /srv/incident/kern.log
+      - /srv/incident/kern.log.2.gz
+
+# Ad hoc: ansible all -m lowmem.hardening.lowmemorykiller_info
+'''
+
+RETURN = r'''
+lowmemorykiller:
+  description: What the host shows about memory killers, and the kills found.
+  returned: always
+  type: dict
+  contains:
+    present:
+      description: Whether the driver exists (O(path) is a directory).
+      type: bool
+      sample: true
+    path:
+      description: The parameters directory looked at.
+      type: str
+      sample: /sys/module/lowmemorykiller/parameters
+    params:
+      description: Every readable parameter as the kernel shows it; arrays as lists. Empty without the driver.
+      type: dict
+      sample: {adj: [0, 1, 6, 12], minfree: [1536, 2048, 4096, 16384], cost: 32, debug_level: 1}
+    thresholds:
+      description: The effective table, the first min(len(adj), len(minfree)) pairs.
+      type: list
+      elements: dict
+      contains:
+        minfree_pages:
+          description: The threshold in pages.
+          type: int
+        minfree_bytes:
+          description: The threshold in bytes.
+          type: int
+        minfree_mib:
+          description: The threshold in MiB.
+          type: float
+        minfree_percent:
+          description: The threshold in % of MemTotal, or null when MemTotal is unknown.
+          type: float
+        adj:
+          description: The lowest oom_score_adj that is a candidate below this threshold.
+          type: int
+      sample: [{minfree_pages: 16384, minfree_bytes: 67108864, minfree_mib: 64.0, minfree_percent: 12.5, adj: 12}]
+    disabled:
+      description: Whether no process can be selected (every used adj above 1000, or no table); null without the driver.
+      type: bool
+      sample: false
+    persist:
+      description: What sets the parameters at boot.
+      type: dict
+      contains:
+        mechanisms:
+          description:
+            - Each boot-time mechanism found that writes the parameters.
+            - C(method) is V(tmpfiles), V(sysfsutils), V(openrc), V(cron), V(script) (another shell script such
+              as C(/etc/rc.local)) or V(cmdline) (the kernel command line); C(file) is where; C(values) what it
+              sets; C(managed) whether lowmem.hardening.lowmemorykiller wrote it; C(matches) whether the kernel
+              shows those values now.
+          type: list
+          elements: dict
+        matches:
+          description: Whether every mechanism matches the runtime values; null when there is none.
+          type: bool
+      sample: {mechanisms: [{method: tmpfiles, file: /etc/tmpfiles.d/lowmemorykiller.conf, managed: true,
+                             values: {adj: [9999], minfree: [1]}, matches: true}], matches: true}
+    memory:
+      description: Memory and swap from /proc/meminfo and /proc/swaps; nulls for what could not be read.
+      type: dict
+      contains:
+        mem_total_bytes:
+          description: MemTotal.
+          type: int
+        mem_available_bytes:
+          description: MemAvailable (null on kernels before 3.14).
+          type: int
+        swap_total_bytes:
+          description: SwapTotal.
+          type: int
+        swap_used_bytes:
+          description: SwapTotal minus SwapFree.
+          type: int
+        swaps:
+          description: The active swap areas, each with C(filename), C(type), C(size_bytes), C(used_bytes), C(priority).
+          type: list
+          elements: dict
+      sample: {mem_total_bytes: 536870912, mem_available_bytes: 201326592, swap_total_bytes: 1073741824,
+               swap_used_bytes: 0, swaps: [{filename: /swapfile, type: file, size_bytes: 1073741824,
+                                            used_bytes: 0, priority: -2}]}
+    killers:
+      description:
+        - The other memory killers installed or running, each with C(name) (V(lmkd), V(earlyoom), V(systemd-oomd),
+          V(nohang)), C(installed), C(running), C(pids), C(thresholds) (what it acts on, where readable) and
+          C(config) (where the thresholds were read, or null).
+      type: list
+      elements: dict
+      sample: [{name: earlyoom, installed: true, running: true, pids: [612], config: null,
+                thresholds: {mem_term_percent: 10.0, mem_kill_percent: 5.0, swap_term_percent: 10.0,
+                             swap_kill_percent: 5.0}}]
+    findings:
+      description:
+        - Risky set-ups and what the logs show, warnings first, each with C(severity) (V(warning) or V(info)), a
+          stable C(code) and a C(message).
+        - Codes include V(lmk_kills_before_swap), V(lmk_threshold_high), V(lmk_adj_includes_system),
+          V(lmkd_overwrites), V(persist_missing), V(persist_out_of_sync), V(no_swap), V(several_killers),
+          V(kills_found), V(lmk_absent), V(lmk_disabled), V(earlyoom_running), V(systemd_oomd_running),
+          V(nohang_running), V(lmkd_running), V(unreadable).
+      type: list
+      elements: dict
+      sample: [{severity: warning, code: lmk_kills_before_swap, message: "lowmemorykiller starts killing when free
+                memory and the file cache both fall below 64 MiB (16384 pages, 12.5% of 512 MiB RAM, ...), while
+                1024 MiB of swap is unused: ..."}]
+    kills:
+      description:
+        - Memory-pressure kills found, oldest first, at most O(max_kills) (the newest).
+        - Each has C(time) (as printed), C(killer) (V(lowmemorykiller), V(oom-killer), V(cgroup-oom), V(earlyoom),
+          V(systemd-oomd), V(lmkd) or V(nohang)), C(pid), C(comm), C(adj), C(rss_kb) (what the victim held),
+          C(signal), C(cgroup), C(source) (the file, V(dmesg), V(/dev/kmsg) or V(journal)) and C(lines) (the
+          record as printed). Fields a record does not print are null.
+      type: list
+      elements: dict
+      sample: [{time: "Feb  4 02:28:44", killer: lowmemorykiller, pid: 2345, comm: mysqld, adj: 0, rss_kb: 204800,
+                signal: SIGKILL, cgroup: null, source: /var/log/kern.log,
+                lines: ["Feb  4 02:28:44 web1 kernel: [12345.678901] send sigkill to 2345 (mysqld), adj 0, size 51200"]}]
+    logs:
+      description: Each source read, with C(kills) found there (after O(since)) and C(undated) (kills O(since) left out
+        because their date cannot be known).
+      type: list
+      elements: dict
+      sample: [{source: /var/log/kern.log, kills: 1, undated: 0}]
+    unreadable:
+      description: What could not be read, each with C(source) and C(error).
+      type: list
+      elements: dict
+      sample: [{source: dmesg, error: "dmesg: read kernel buffer failed: Operation not permitted"}]
+    page_size:
+      description: The host's page size in bytes, used to turn lowmemorykiller's sizes into kB.
+      type: int
+      sample: 4096
+'''
+
+import collections
+import errno
+import glob
+import gzip
+import os
+import re
+import time
+import zlib
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
+from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
+from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
+
+MEMINFO = '/proc/meminfo'
+SWAPS = '/proc/swaps'
+PROC = '/proc'
+PROC_STAT = '/proc/stat'
+CMDLINE = '/proc/cmdline'
+KMSG = '/dev/kmsg'
+DMESG = 'dmesg'
+JOURNALCTL = 'journalctl'
+LOG_FILES = ('/var/log/kern.log', '/var/log/syslog', '/var/log/messages')
+# Boot-time files besides the directories of lowmemorykiller's own PERSIST_FILES.
+BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
+EARLYOOM_DEFAULTS = ('/etc/default/earlyoom', '/etc/sysconfig/earlyoom')
+OOMD_CONF = '/etc/systemd/oomd.conf'
+OOMD_DROPIN_DIRS = ('/usr/lib/systemd/oomd.conf.d', '/run/systemd/oomd.conf.d', '/etc/systemd/oomd.conf.d')
+NOHANG_CONFS = ('/etc/nohang/nohang.conf', '/etc/nohang/nohang-desktop.conf', '/usr/local/etc/nohang/nohang.conf')
+KILLER_BINARIES = {
+    'lmkd': ('/system/bin/lmkd', '/usr/bin/lmkd'),
+    'earlyoom': ('/usr/bin/earlyoom', '/usr/local/bin/earlyoom'),
+    'systemd-oomd': ('/usr/lib/systemd/systemd-oomd', '/lib/systemd/systemd-oomd'),
+    'nohang': ('/usr/sbin/nohang', '/usr/bin/nohang', '/usr/local/sbin/nohang', '/usr/local/bin/nohang'),
+}
+# The journal's identifiers of the userspace killers (journalctl -k has only the kernel's lines).
+JOURNAL_IDENTIFIERS = ('earlyoom', 'systemd-oomd', 'nohang', 'nohang-desktop', 'lmkd')
+SOURCES = ('kmsg', 'files', 'journal')
+CHUNK = 1 << 20
+# Kills kept per source for merging and counting, whatever max_kills is (the newest; memory stays bounded).
+KILL_WINDOW = 1000
+# Boot-time files are small; a bigger file in those directories is not read.
+MAX_BOOT_FILE = 1 << 16
+_ROTATED = re.compile(r'^(?:\.(?P<number>\d+)|-(?P<date>\d{8}))(?:\.gz)?$')
+
+
+class Source(object):
+    """The kills found in one source, newest max_kills kept."""
+
+    def __init__(self, name, family, max_kills):
+        self.name = name
+        self.family = family  # rotated copies of one log are one family; duplicates are looked for across families
+        self.kills = collections.deque(maxlen=max(max_kills, KILL_WINDOW))
+        self.count = 0
+        self.undated = 0
+
+
+class LowMemoryKillerInfo(object):
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.unreadable = []
+
+    def note(self, source, error):
+        self.unreadable.append({'source': source, 'error': error})
+
+    # -- small readers --------------------------------------------------------
+
+    def read_text(self, path, quiet_missing=True):
+        """The text of a file, or None (noted unless it is simply missing)."""
+        try:
+            with open(path, 'rb') as f:
+                return to_text(f.read(), errors='surrogate_or_replace')
+        except (IOError, OSError) as exc:
+            if not (quiet_missing and exc.errno in (errno.ENOENT, errno.ENOTDIR)):
+                self.note(path, to_native(exc.strerror or exc))
+            return None
+
+    def read_params(self, path):
+        texts = {}
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as exc:
+            self.note(path, to_native(exc.strerror or exc))
+            names = []
+        for name in names:
+            full = os.path.join(path, name)
+            if os.path.isfile(full):
+                text = self.read_text(full, quiet_missing=False)
+                if text is not None:
+                    texts[name] = text
+        values = {}
+        for name, text in texts.items():
+            try:
+                values.update(lmk.parse_params({name: text}))
+            except ValueError:
+                values[name] = text.strip()
+        return values
+
+    def read_memory(self):
+        meminfo_text = self.read_text(MEMINFO, quiet_missing=False)
+        swaps_text = self.read_text(SWAPS, quiet_missing=False)
+        meminfo = lmk.parse_meminfo(meminfo_text) if meminfo_text else {}
+        swaps = findings.parse_swaps(swaps_text) if swaps_text else []
+        return findings.memory_summary(meminfo, swaps)
+
+    def read_int(self, path):
+        text = self.read_text(path)
+        try:
+            return int(text.strip()) if text is not None else None
+        except ValueError:
+            return None
+
+    # -- other killers -------------------------------------------------------
+
+    def find_processes(self):
+        """{killer name: [(pid, argv)]} of the running memory killers."""
+        found = collections.defaultdict(list)
+        try:
+            pids = sorted((p for p in os.listdir(PROC) if p.isdigit()), key=int)
+        except OSError as exc:
+            self.note(PROC, to_native(exc.strerror or exc))
+            return found
+        for pid in pids:
+            try:
+                with open(os.path.join(PROC, pid, 'comm'), 'rb') as f:
+                    comm = to_text(f.read(), errors='surrogate_or_replace').strip()
+                if comm not in findings.KILLER_NAMES and not comm.startswith('python'):
+                    continue
+                with open(os.path.join(PROC, pid, 'cmdline'), 'rb') as f:
+                    argv = [to_text(a, errors='surrogate_or_replace') for a in f.read().split(b'\0') if a]
+            except (IOError, OSError):
+                continue  # gone, or hidden (hidepid)
+            if comm.startswith('python'):
+                # nohang is a Python script; started through the interpreter its comm is "python3"
+                scripts = [os.path.basename(a) for a in argv[1:3]]
+                if 'nohang' not in scripts:
+                    continue
+                comm = 'nohang'
+                argv = argv[scripts.index('nohang') + 1:]
+                argv.insert(0, 'nohang')
+            found[comm].append((int(pid), argv))
+        return found
+
+    def read_killers(self):
+        processes = self.find_processes()
+        killers = []
+        for name in findings.KILLER_NAMES:
+            installed = any(os.path.exists(path) for path in KILLER_BINARIES[name])
+            running = processes.get(name, [])
+            if not installed and not running:
+                continue
+            argv = running[0][1][1:] if running else []
+            thresholds, config = self.killer_thresholds(name, argv, bool(running))
+            killers.append({'name': name, 'installed': installed, 'running': bool(running),
+                            'pids': [pid for pid, _ in running], 'thresholds': thresholds, 'config': config})
+        return killers
+
+    def killer_thresholds(self, name, argv, running):
+        if name == 'earlyoom':
+            if running:
+                return findings.earlyoom_thresholds(argv), None
+            for path in EARLYOOM_DEFAULTS:
+                text = self.read_text(path)
+                if text is not None:
+                    return findings.earlyoom_thresholds(findings.earlyoom_args_from_default(text)), path
+            return findings.earlyoom_thresholds([]), None
+        if name == 'systemd-oomd':
+            paths = [OOMD_CONF] + self.dropins(OOMD_DROPIN_DIRS, '.conf')
+            texts = [(path, self.read_text(path)) for path in paths]
+            texts = [(path, text) for path, text in texts if text is not None]
+            return findings.oomd_thresholds(text for _, text in texts), texts[-1][0] if texts else None
+        if name == 'nohang':
+            paths = list(NOHANG_CONFS)
+            for index, arg in enumerate(argv):
+                if arg in ('-c', '--config') and index + 1 < len(argv):
+                    paths.insert(0, argv[index + 1])
+            for path in paths:
+                text = self.read_text(path)
+                if text is not None:
+                    return findings.nohang_thresholds(text), path
+        return {}, None
+
+    @staticmethod
+    def dropins(directories, suffix):
+        """Drop-in files by name; a name in a later directory overrides the same name in an earlier one."""
+        chosen = {}
+        for directory in directories:
+            for path in glob.glob(os.path.join(directory, '*' + suffix)):
+                chosen[os.path.basename(path)] = path
+        return [chosen[name] for name in sorted(chosen)]
+
+    # -- boot-time values ------------------------------------------------------
+
+    def read_persist(self, path, params):
+        mechanisms = []
+        seen = set()
+        methods_by_dir = dict((os.path.dirname(f), m) for m, f in lmk.PERSIST_FILES.items())
+        candidates = list(lmk.PERSIST_FILES.values())
+        for directory in sorted(methods_by_dir):
+            candidates.extend(sorted(glob.glob(os.path.join(directory, '*'))))
+        candidates.extend(BOOT_FILES)
+        for candidate in candidates:
+            if candidate in seen or not os.path.isfile(candidate):
+                continue
+            seen.add(candidate)
+            try:
+                if os.path.getsize(candidate) > MAX_BOOT_FILE:
+                    continue
+            except OSError:
+                continue
+            text = self.read_text(candidate)
+            if not text or 'lowmemorykiller' not in text and path not in text:
+                continue
+            values = findings.boot_values(text, path)
+            if not values:
+                continue
+            method = methods_by_dir.get(os.path.dirname(candidate))
+            if method is None:
+                method = 'sysfsutils' if os.path.basename(candidate) == 'sysfs.conf' else 'script'
+            mechanisms.append({'method': method, 'file': candidate, 'values': values,
+                               'managed': lmk.boot_file_header(path) in text})
+        cmdline = self.read_text(CMDLINE)
+        values = findings.cmdline_values(cmdline) if cmdline else {}
+        if values:
+            mechanisms.append({'method': 'cmdline', 'file': CMDLINE, 'values': values, 'managed': False})
+        return findings.persist_summary(mechanisms, params)
+
+    # -- kills -----------------------------------------------------------------
+
+    def read_kills(self, sources, cutoff, page_size):
+        max_kills = self.params['max_kills']
+        boot_time = self.boot_time()
+        read = []
+        if 'journal' in sources:
+            read.extend(self.scan_journal(cutoff, page_size, max_kills))
+        if 'files' in sources:
+            for path, family in self.log_files():
+                source = self.scan_file(path, family, cutoff, page_size, max_kills)
+                if source is not None:
+                    read.append(source)
+        if 'kmsg' in sources:
+            source = self.scan_ring_buffer(boot_time, cutoff, page_size, max_kills)
+            if source is not None:
+                read.append(source)
+        logs = [{'source': s.name, 'kills': s.count, 'undated': s.undated} for s in read]
+        return merge(read), logs
+
+    def collect(self, source, kills, cutoff, year=None, boot_time=None, reference=None):
+        for kill in kills:
+            when = killlog.absolute_time(kill['time'], year=year, boot_time=boot_time, reference=reference)
+            if cutoff is not None:
+                if when is None:
+                    source.undated += 1
+                    continue
+                if when < cutoff:
+                    continue
+            kill['when'] = when
+            source.count += 1
+            source.kills.append(kill)
+        return source
+
+    def boot_time(self):
+        text = self.read_text(PROC_STAT) or ''
+        match = re.search(r'^btime\s+(\d+)', text, re.M)
+        return int(match.group(1)) if match else None
+
+    def log_files(self):
+        """[(path, family)] oldest first: explicit files as given, else the defaults with their rotations."""
+        if self.params['log_files']:
+            return [(path, path) for path in self.params['log_files']]
+        found = []
+        for base in LOG_FILES:
+            rotated = []
+            for path in glob.glob(base + '.*') + glob.glob(base + '-*'):
+                match = _ROTATED.match(path[len(base):])
+                if match:
+                    key = (-int(match.group('number')), '') if match.group('number') else (-10 ** 9, match.group('date'))
+                    rotated.append((key, path))
+            found.extend((path, base) for _, path in sorted(rotated))
+            if os.path.exists(base):
+                found.append((base, base))
+        return found
+
+    def scan_file(self, path, family, cutoff, page_size, max_kills):
+        source = Source(path, family, max_kills)
+        try:
+            reference = os.stat(path).st_mtime
+            opener = gzip.open if path.endswith('.gz') else open
+            with opener(path, 'rb') as f:
+                kills = killlog.scan_chunks(iter(lambda: f.read(CHUNK), b''), page_size=page_size, source=path)
+                self.collect(source, kills, cutoff, reference=reference)
+        except (IOError, OSError, EOFError, zlib.error) as exc:
+            if getattr(exc, 'errno', None) in (errno.ENOENT, errno.ENOTDIR) and not self.params['log_files']:
+                return None
+            self.note(path, to_native(getattr(exc, 'strerror', None) or exc))
+            if not source.count:
+                return None
+        return source
+
+    def scan_ring_buffer(self, boot_time, cutoff, page_size, max_kills):
+        dmesg = self.module.get_bin_path(DMESG)
+        error = 'no dmesg command'
+        if dmesg:
+            rc, out, err = self.module.run_command([dmesg], encoding=None)
+            if rc == 0:
+                source = Source('dmesg', 'kmsg', max_kills)
+                kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg')
+                return self.collect(source, kills, cutoff, boot_time=boot_time)
+            error = 'dmesg: %s' % to_native(err, errors='surrogate_or_replace').strip()
+        records, kmsg_error = self.read_kmsg()
+        if records is None:
+            self.note('dmesg', error)
+            self.note(KMSG, kmsg_error)
+            return None
+        source = Source(KMSG, 'kmsg', max_kills)
+        return self.collect(source, killlog.parse_lines(records, page_size=page_size, source=KMSG),
+                            cutoff, boot_time=boot_time)
+
+    @staticmethod
+    def read_kmsg():
+        """The records in the kernel ring buffer, read from /dev/kmsg without blocking; (None, error) if not."""
+        try:
+            fd = os.open(KMSG, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            return None, to_native(exc.strerror or exc)
+        records = []
+        try:
+            while True:
+                try:
+                    record = os.read(fd, 8192)
+                except OSError as exc:
+                    if exc.errno == errno.EPIPE:
+                        continue  # overwritten while reading: the next read gives the oldest left
+                    if exc.errno == errno.EAGAIN:
+                        break
+                    raise
+                if not record:
+                    break
+                # "PRI,SEQ,USEC,FLAGS;text\n" then " KEY=value" lines, which are not log text
+                records.append(record.split(b'\n', 1)[0])
+        except OSError as exc:
+            return None, to_native(exc.strerror or exc)
+        finally:
+            os.close(fd)
+        return records, None
+
+    def scan_journal(self, cutoff, page_size, max_kills):
+        journalctl = self.module.get_bin_path(JOURNALCTL)
+        if not journalctl:
+            return []
+        command = [journalctl, '--no-pager', '--quiet', '--output', 'short-iso']
+        if cutoff is not None:
+            command += ['--since', time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(cutoff))]
+        identifiers = []
+        for identifier in JOURNAL_IDENTIFIERS:
+            identifiers += ['--identifier', identifier]
+        source = Source('journal', 'journal', max_kills)
+        for extra in (['--dmesg'], identifiers):
+            rc, out, err = self.module.run_command(command + extra, encoding=None)
+            err = to_native(err, errors='surrogate_or_replace').strip()
+            if rc != 0:
+                if 'No journal files were found' not in err:
+                    self.note('journalctl %s' % extra[0], err or 'exit status %d' % rc)
+                continue
+            if 'not seeing messages from other users and the system' in err:
+                self.note('journalctl %s' % extra[0], "only this user's journal is readable")
+            self.collect(source, killlog.scan_chunks([out], page_size=page_size, source='journal'), cutoff)
+        return [source]
+
+    # -- the job -----------------------------------------------------------------
+
+    def run(self):
+        p = self.params
+        if p['max_kills'] < 0:
+            self.module.fail_json(msg='max_kills: %d must be 0 or more' % p['max_kills'])
+        try:
+            cutoff = killlog.since_epoch(p['since'], time.time()) if p['since'] else None
+        except ValueError as exc:
+            self.module.fail_json(msg=to_native(exc))
+        sources = p['sources'] or (['files'] if p['log_files'] else list(SOURCES))
+        page_size = os.sysconf('SC_PAGE_SIZE')
+        path = p['path'].rstrip('/') or '/'
+        present = os.path.isdir(path)
+        params = self.read_params(path) if present else {}
+        memory = self.read_memory()
+        mem_total = memory['mem_total_bytes']
+        facts = {
+            'present': present,
+            'path': path,
+            'params': params,
+            'thresholds': findings.thresholds(params, page_size, mem_total) if present else [],
+            'disabled': lmk.is_disabled(params) if present else None,
+            'persist': self.read_persist(path, params) if present else {'mechanisms': [], 'matches': None},
+            'memory': memory,
+            'killers': self.read_killers(),
+        }
+        kills, logs = self.read_kills(sources, cutoff, page_size)
+        facts.update(kills=kills[len(kills) - p['max_kills']:] if p['max_kills'] else [], logs=logs,
+                     unreadable=self.unreadable, page_size=page_size)
+        facts['findings'] = findings.assess(dict(facts, kills=kills, init_oom_score_adj=self.read_int(
+            os.path.join(PROC, '1', 'oom_score_adj'))))
+        self.module.exit_json(changed=False, lowmemorykiller=facts)
+
+
+def dedup_key(kill):
+    return (kill['killer'], kill['pid'], kill['comm'], kill['adj'], kill['rss_kb'], kill['signal'], kill['cgroup'])
+
+
+def merge(sources):
+    """The kills of all sources, oldest first, each kill once.
+
+    The same kill shows up in the ring buffer, kern.log, syslog and the journal: a kill is dropped when
+    another family of sources already holds as many of the same (killer, pid, comm, adj, rss, signal,
+    cgroup). Rotated copies of one log are one family, so repeated kills within it all stay.
+    """
+    seen = {}
+    kept = []
+    for source in sources:
+        here = collections.Counter()
+        for kill in source.kills:
+            key = dedup_key(kill)
+            here[key] += 1
+            elsewhere = max([n for family, n in seen.get(key, {}).items() if family != source.family] or [0])
+            if here[key] > elsewhere:
+                kept.append((source, kill))
+        for key, count in here.items():
+            families = seen.setdefault(key, {})
+            families[source.family] = families.get(source.family, 0) + count
+    # Order by date; a kill whose date is unknown keeps its place after the kill before it in its source.
+    ordered = []
+    last = {}
+    for index, (source, kill) in enumerate(kept):
+        when = kill.pop('when')
+        if when is None:
+            when = last.get(source, float('-inf'))
+        last[source] = when
+        ordered.append((when, index, kill))
+    ordered.sort(key=lambda item: (item[0], item[1]))
+    return [kill for _, _, kill in ordered]
+
+
+def build_module():
+    return AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', default=lmk.DEFAULT_PATH),
+            sources=dict(type='list', elements='str', choices=list(SOURCES)),
+            log_files=dict(type='list', elements='path'),
+            max_kills=dict(type='int', default=50),
+            since=dict(type='str'),
+        ),
+        supports_check_mode=True,
+    )
+
+
+def main():
+    module = build_module()
+    LowMemoryKillerInfo(module).run()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,372 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lowmemorykiller_info against a fake host in a temporary directory: /proc, /sys, /etc, logs, commands."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import gzip
+import os
+import time
+
+import pytest
+
+from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk_utils
+from ansible_collections.lowmem.hardening.plugins.modules import lowmemorykiller_info as module
+
+from ansible_collections.lowmem.hardening.tests.unit.plugins.modules.utils import run_module
+
+MIB = 1024 * 1024
+DEFAULT_TEXTS = {'adj': '0,1,6,12\n', 'minfree': '1536,2048,4096,16384\n', 'cost': '32\n', 'debug_level': '1\n'}
+BOOT_TIME = 1700000000
+
+KERN_LOG_2 = [  # rotated twice, gzipped: the oldest
+    'Feb  2 10:00:00 web1 kernel: [  100.000000] lowmemorykiller: send sigkill to 1001 (cron), adj 0, size 256\n',
+]
+KERN_LOG_1 = [
+    'Feb  3 10:00:00 web1 kernel: [  200.000000] lowmemorykiller: send sigkill to 1002 (php5-fpm), adj 0, size 512\n',
+    'Feb  3 10:00:01 web1 kernel: [  201.000000] usb 1-1: new high-speed USB device number 3 using ehci-pci\n',
+]
+KERN_LOG = [
+    'Feb  4 02:28:44 web1 kernel: [12345.678901] lowmemorykiller: select 1204 (mysqld), adj 0, size 51200, to kill\n',
+    'Feb  4 02:28:44 web1 kernel: [12345.678902] lowmemorykiller: send sigkill to 1204 (mysqld), adj 0, size 51200\n',
+    'Feb  4 02:30:00 web1 kernel: [12420.000000] lowmemorykiller: send sigkill to 1790 (sshd), adj 0, size 1024\n',
+]
+
+
+def write(path, text, mode=0o644):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    with open(path, 'w') as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def script(path, body):
+    """A stand-in for a command (dmesg, journalctl) the module runs."""
+    return write(path, '#!/bin/sh\n' + body, 0o755)
+
+
+class Host(object):
+    """A fake host: every path the module reads points under a temporary directory."""
+
+    def __init__(self, tmp_path, monkeypatch):
+        self.root = str(tmp_path)
+        self.monkeypatch = monkeypatch
+        self.params = self.path('sys/module/lowmemorykiller/parameters')
+        for name, text in DEFAULT_TEXTS.items():
+            write(os.path.join(self.params, name), text)
+        self.meminfo(512 * MIB, swap=1024 * MIB, swap_free=1024 * MIB)
+        self.swaps([('/swapfile', 'file', 1048572, 0, -2)])
+        self.proc = self.path('proc')
+        write(os.path.join(self.proc, '1', 'oom_score_adj'), '0\n')
+        write(self.path('proc_stat'), 'cpu  1 2 3\nbtime %d\nprocesses 100\n' % BOOT_TIME)
+        write(self.path('cmdline'), 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet\n')
+        self.logs = dict((name, self.path('var/log', name)) for name in ('kern.log', 'syslog', 'messages'))
+        os.makedirs(self.path('var/log'))
+        files = dict((m, self.path(f.lstrip('/'))) for m, f in lmk_utils.PERSIST_FILES.items())
+        patches = {
+            'MEMINFO': self.path('meminfo'), 'SWAPS': self.path('swaps'), 'PROC': self.proc,
+            'PROC_STAT': self.path('proc_stat'), 'CMDLINE': self.path('cmdline'), 'KMSG': self.path('dev/kmsg'),
+            # an empty ring buffer; no journal
+            'DMESG': script(self.path('bin/dmesg'), 'exit 0\n'), 'JOURNALCTL': self.path('bin/no-journalctl'),
+            'LOG_FILES': tuple(self.logs[name] for name in ('kern.log', 'syslog', 'messages')),
+            'BOOT_FILES': (self.path('etc/sysfs.conf'), self.path('etc/rc.local')),
+            'EARLYOOM_DEFAULTS': (self.path('etc/default/earlyoom'),),
+            'OOMD_CONF': self.path('etc/systemd/oomd.conf'),
+            'OOMD_DROPIN_DIRS': (self.path('etc/systemd/oomd.conf.d'),),
+            'NOHANG_CONFS': (self.path('etc/nohang/nohang.conf'),),
+            'KILLER_BINARIES': dict((name, (self.path('bin', name),)) for name in module.KILLER_BINARIES),
+        }
+        for name, value in patches.items():
+            monkeypatch.setattr(module, name, value)
+        monkeypatch.setattr(lmk_utils, 'PERSIST_FILES', files)
+        self.files = files
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def meminfo(self, total, swap, swap_free):
+        write(self.path('meminfo'), 'MemTotal: %d kB\nMemFree: 10000 kB\nMemAvailable: %d kB\nSwapTotal: %d kB\n'
+                                    'SwapFree: %d kB\n' % (total // 1024, total // 2048, swap // 1024, swap_free // 1024))
+
+    def swaps(self, areas):
+        write(self.path('swaps'), 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' + ''.join(
+            '%-40s%s\t\t%d\t\t%d\t\t%d\n' % area for area in areas))
+
+    def process(self, pid, comm, argv):
+        write(os.path.join(self.proc, str(pid), 'comm'), comm + '\n')
+        write(os.path.join(self.proc, str(pid), 'cmdline'), '\0'.join(argv) + '\0')
+
+    def rotated_kern_logs(self):
+        with gzip.open(self.logs['kern.log'] + '.2.gz', 'wt') as f:
+            f.write(''.join(KERN_LOG_2))
+        write(self.logs['kern.log'] + '.1', ''.join(KERN_LOG_1))
+        write(self.logs['kern.log'], ''.join(KERN_LOG))
+        # syslog holds the kernel's lines too
+        write(self.logs['syslog'], ''.join(KERN_LOG[1:]) + 'Feb  4 02:31:00 web1 CRON[1]: (root) CMD (true)\n')
+        # syslog prints no year: it comes from the file's date
+        written = time.mktime((2024, 2, 5, 0, 0, 0, 0, 0, -1))
+        for path in (self.logs['kern.log'] + '.2.gz', self.logs['kern.log'] + '.1', self.logs['kern.log'],
+                     self.logs['syslog']):
+            os.utime(path, (written, written))
+
+    def run(self, check_mode=False, **args):
+        args.setdefault('path', self.params)
+        return run_module(module.main, args, check_mode=check_mode, monkeypatch=self.monkeypatch)
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    return Host(tmp_path, monkeypatch)
+
+
+def codes(result):
+    return [f['code'] for f in result['lowmemorykiller']['findings']]
+
+
+def finding(result, code):
+    matching = [f for f in result['lowmemorykiller']['findings'] if f['code'] == code]
+    assert len(matching) == 1, codes(result)
+    return matching[0]
+
+
+def kills(result, *fields):
+    fields = fields or ('killer', 'pid', 'comm')
+    return [tuple(kill[field] for field in fields) for kill in result['lowmemorykiller']['kills']]
+
+
+# ---------------------------------------------------------------------------
+
+def test_the_2014_case(host):
+    result = host.run()
+    assert not result.get('failed'), result
+    lmk = result['lowmemorykiller']
+    assert result['changed'] is False
+    assert lmk['present'] is True and lmk['disabled'] is False
+    assert lmk['params'] == {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384], 'cost': 32, 'debug_level': 1}
+    assert lmk['thresholds'][-1] == {'minfree_pages': 16384, 'minfree_bytes': 64 * MIB, 'minfree_mib': 64.0,
+                                     'minfree_percent': 12.5, 'adj': 12}
+    assert lmk['memory'] == {
+        'mem_total_bytes': 512 * MIB, 'mem_available_bytes': 256 * MIB, 'swap_total_bytes': 1024 * MIB,
+        'swap_used_bytes': 0,
+        'swaps': [{'filename': '/swapfile', 'type': 'file', 'size_bytes': 1048572 * 1024, 'used_bytes': 0,
+                   'priority': -2}]}
+    warning = finding(result, 'lmk_kills_before_swap')
+    assert warning['severity'] == 'warning'
+    assert '12.5% of 512 MiB RAM' in warning['message']
+    assert 'lmk_adj_includes_system' in codes(result)
+    assert lmk['persist'] == {'mechanisms': [], 'matches': None}
+    assert lmk['kills'] == [] and lmk['killers'] == [] and lmk['unreadable'] == []
+
+
+def test_host_without_the_driver(host):
+    result = host.run(path=host.path('sys/module/nothing/parameters'))
+    assert not result.get('failed'), result
+    lmk = result['lowmemorykiller']
+    assert (lmk['present'], lmk['params'], lmk['thresholds'], lmk['disabled']) == (False, {}, [], None)
+    assert codes(result) == ['lmk_absent']
+    assert lmk['memory']['swap_total_bytes'] == 1024 * MIB
+
+
+def test_host_without_the_driver_or_swap(host):
+    host.meminfo(2048 * MIB, swap=0, swap_free=0)
+    host.swaps([])
+    result = host.run(path=host.path('missing'))
+    assert codes(result) == ['no_swap', 'lmk_absent']
+    assert 'lmk_kills_before_swap' not in codes(result)
+
+
+def test_kills_from_rotated_logs_oldest_first_and_once(host):
+    host.rotated_kern_logs()
+    result = host.run()
+    lmk = result['lowmemorykiller']
+    assert kills(result, 'pid', 'comm', 'rss_kb', 'source') == [
+        (1001, 'cron', 1024, host.logs['kern.log'] + '.2.gz'),
+        (1002, 'php5-fpm', 2048, host.logs['kern.log'] + '.1'),
+        (1204, 'mysqld', 204800, host.logs['kern.log']),
+        (1790, 'sshd', 4096, host.logs['kern.log']),
+    ]
+    assert lmk['kills'][2]['time'] == 'Feb  4 02:28:44'
+    assert lmk['kills'][2]['lines'] == [KERN_LOG[1].rstrip('\n')]
+    # syslog had two of the same kills: found there, reported once
+    assert lmk['logs'] == [
+        {'source': host.logs['kern.log'] + '.2.gz', 'kills': 1, 'undated': 0},
+        {'source': host.logs['kern.log'] + '.1', 'kills': 1, 'undated': 0},
+        {'source': host.logs['kern.log'], 'kills': 2, 'undated': 0},
+        {'source': host.logs['syslog'], 'kills': 2, 'undated': 0},
+        {'source': 'dmesg', 'kills': 0, 'undated': 0},
+    ]
+    assert finding(result, 'kills_found')['message'].startswith('4 memory-pressure kills found')
+
+
+def test_max_kills_keeps_the_newest(host):
+    host.rotated_kern_logs()
+    result = host.run(max_kills=2)
+    assert kills(result, 'pid') == [(1204,), (1790,)]
+    none = host.run(max_kills=0)
+    assert none['lowmemorykiller']['kills'] == []
+    assert finding(none, 'kills_found')['message'].startswith('4 memory-pressure kills found')
+
+
+def test_since(host):
+    write(host.path('incident.log'), ''.join([
+        '2024-02-03T23:59:59+00:00 web1 kernel: lowmemorykiller: send sigkill to 1 (old), adj 0, size 1\n',
+        '2024-02-04T12:00:00+00:00 web1 kernel: lowmemorykiller: send sigkill to 2 (new), adj 0, size 1\n',
+        '[  300.000000] lowmemorykiller: send sigkill to 3 (undated), adj 0, size 1\n',
+    ]))
+    result = host.run(log_files=[host.path('incident.log')], since='2024-02-04')
+    assert kills(result, 'pid') == [(2,)]
+    assert result['lowmemorykiller']['logs'] == [{'source': host.path('incident.log'), 'kills': 1, 'undated': 1}]
+    everything = host.run(log_files=[host.path('incident.log')])
+    # without a date, a kill keeps its place after the one before it
+    assert kills(everything, 'pid') == [(1,), (2,), (3,)]
+
+
+def test_since_relative_to_now(host):
+    now = time.time()
+    lines = ['%s web1 kernel: send sigkill to %d (x), adj 0, size 1\n'
+             % (time.strftime('%Y-%m-%dT%H:%M:%S+0000', time.gmtime(now - age)), pid)
+             for pid, age in ((1, 3 * 3600), (2, 600))]
+    write(host.path('recent.log'), ''.join(lines))
+    assert kills(host.run(log_files=[host.path('recent.log')], since='1h'), 'pid') == [(2,)]
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'since': 'last tuesday'}, 'since: '),
+    ({'max_kills': -1}, 'max_kills: -1 must be 0 or more'),
+])
+def test_bad_input(host, args, message):
+    result = host.run(**args)
+    assert result.get('failed') and result['msg'].startswith(message)
+
+
+def test_check_mode_reports_the_same(host):
+    host.rotated_kern_logs()
+    normal = host.run()
+    checked = host.run(check_mode=True)
+    assert checked['lowmemorykiller'] == normal['lowmemorykiller']
+    assert checked['changed'] is False
+
+
+def test_explicit_files_missing_or_broken_are_noted(host):
+    write(host.path('bad.gz'), 'not gzip at all\n')
+    os.makedirs(host.path('a-directory'))
+    result = host.run(log_files=[host.path('missing.log'), host.path('bad.gz'), host.path('a-directory')])
+    assert not result.get('failed'), result
+    assert [u['source'] for u in result['lowmemorykiller']['unreadable']] == [
+        host.path('missing.log'), host.path('bad.gz'), host.path('a-directory')]
+    assert 'unreadable' in codes(result)
+
+
+def test_default_logs_missing_are_fine(host):
+    result = host.run()
+    assert result['lowmemorykiller']['logs'] == [{'source': 'dmesg', 'kills': 0, 'undated': 0}]
+    assert result['lowmemorykiller']['unreadable'] == []
+
+
+def test_ring_buffer_from_dmesg(host, monkeypatch):
+    write(host.path('ring'), '[ 3600.000000] lowmemorykiller: send sigkill to 77 (Web Content), adj 906, size 100\n')
+    monkeypatch.setattr(module, 'DMESG', script(host.path('bin/dmesg'), 'cat %s\n' % host.path('ring')))
+    result = host.run(sources=['kmsg'])
+    assert kills(result, 'pid', 'comm', 'source', 'time') == [(77, 'Web Content', 'dmesg', '3600.000000')]
+    # the kernel's uptime stamp is dated with the boot time
+    just_before, just_after = (time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(BOOT_TIME + 3600 + delta))
+                               for delta in (-1, 1))
+    assert kills(host.run(sources=['kmsg'], since=just_before), 'pid') == [(77,)]
+    assert kills(host.run(sources=['kmsg'], since=just_after), 'pid') == []
+
+
+def test_ring_buffer_restricted(host, monkeypatch):
+    monkeypatch.setattr(module, 'DMESG', script(
+        host.path('bin/dmesg'), 'echo "dmesg: read kernel buffer failed: Operation not permitted" >&2\nexit 1\n'))
+    result = host.run(sources=['kmsg'])
+    assert not result.get('failed'), result
+    assert result['lowmemorykiller']['unreadable'] == [
+        {'source': 'dmesg', 'error': 'dmesg: dmesg: read kernel buffer failed: Operation not permitted'},
+        {'source': host.path('dev/kmsg'), 'error': 'No such file or directory'},
+    ]
+    assert 'become: true' in finding(result, 'unreadable')['message']
+
+
+def test_journal_and_files_report_a_kill_once(host, monkeypatch):
+    host.rotated_kern_logs()
+    kernel = host.path('journal-kernel')
+    write(kernel, '2024-02-04T02:28:44+0000 web1 kernel: lowmemorykiller: send sigkill to 1204 (mysqld), adj 0, '
+                  'size 51200\n')
+    daemons = host.path('journal-daemons')
+    write(daemons, '2024-02-04T02:40:00+0000 web1 earlyoom[611]: sending SIGTERM to process 3000 uid 1000 '
+                   '"Web Content": oom_score 800, oom_score_adj 100, VmRSS 1000 MiB, cmdline "firefox"\n')
+    monkeypatch.setattr(module, 'JOURNALCTL', script(host.path('bin/journalctl'), (
+        'case "$*" in *--dmesg*) cat %s ;; *--identifier*earlyoom*) cat %s ;; *) exit 3 ;; esac\n'
+        % (kernel, daemons))))
+    result = host.run(sources=['journal', 'files'])
+    lmk = result['lowmemorykiller']
+    assert [(k['pid'], k['source']) for k in lmk['kills'] if k['pid'] in (1204, 3000)] == [
+        (1204, 'journal'), (3000, 'journal')]
+    assert kills(result, 'pid') == [(1001,), (1002,), (1204,), (1790,), (3000,)]
+    assert lmk['kills'][-1]['signal'] == 'SIGTERM' and lmk['kills'][-1]['rss_kb'] == 1000 * 1024
+    assert lmk['logs'][0] == {'source': 'journal', 'kills': 2, 'undated': 0}
+
+
+def test_other_killers(host):
+    host.process(700, 'earlyoom', ['/usr/bin/earlyoom', '-r', '60', '-m', '5,2'])
+    host.process(845, 'systemd-oomd', ['/usr/lib/systemd/systemd-oomd'])
+    host.process(900, 'python3', ['/usr/bin/python3', '/usr/sbin/nohang', '--config', host.path('my-nohang.conf')])
+    host.process(901, 'bash', ['bash'])
+    write(host.path('my-nohang.conf'), 'soft_threshold_min_mem = 8 %\nhard_threshold_min_mem = 4 %\n')
+    write(host.path('etc/systemd/oomd.conf.d/10-limits.conf'), '[OOM]\nSwapUsedLimit=80%\n')
+    write(host.path('bin/lmkd'), '')
+    result = host.run(path=host.path('missing'))
+    killers = dict((k['name'], k) for k in result['lowmemorykiller']['killers'])
+    assert sorted(killers) == ['earlyoom', 'lmkd', 'nohang', 'systemd-oomd']
+    assert killers['earlyoom'] == {
+        'name': 'earlyoom', 'installed': False, 'running': True, 'pids': [700], 'config': None,
+        'thresholds': {'mem_term_percent': 5.0, 'mem_kill_percent': 2.0, 'swap_term_percent': 10.0,
+                       'swap_kill_percent': 5.0}}
+    assert killers['systemd-oomd']['thresholds']['SwapUsedLimit'] == '80%'
+    assert killers['systemd-oomd']['config'] == host.path('etc/systemd/oomd.conf.d/10-limits.conf')
+    assert killers['nohang']['pids'] == [900]
+    assert killers['nohang']['thresholds'] == {'soft_threshold_min_mem': '8 %', 'hard_threshold_min_mem': '4 %'}
+    assert (killers['lmkd']['installed'], killers['lmkd']['running']) == (True, False)
+    assert 'earlyoom, systemd-oomd, nohang' in finding(result, 'several_killers')['message']
+
+
+def test_persistence_in_sync_and_out_of_sync(host):
+    values = {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384]}
+    write(host.files['tmpfiles'], lmk_utils.render_persistence('tmpfiles', host.params, values))
+    write(host.path('cmdline'), 'root=/dev/sda1 lowmemorykiller.minfree=1 quiet\n')
+    result = host.run()
+    persist = result['lowmemorykiller']['persist']
+    assert persist == {'matches': False, 'mechanisms': [
+        {'method': 'tmpfiles', 'file': host.files['tmpfiles'], 'values': values, 'managed': True, 'matches': True},
+        {'method': 'cmdline', 'file': host.path('cmdline'), 'values': {'minfree': [1]}, 'managed': False,
+         'matches': False}]}
+    assert finding(result, 'persist_out_of_sync')['message'].startswith(
+        '%s (cmdline) sets minfree=1 (the kernel shows 1536,2048,4096,16384)' % host.path('cmdline'))
+
+
+def test_runtime_only_fix_is_lost_at_reboot(host):
+    write(os.path.join(host.params, 'adj'), '9999\n')
+    write(os.path.join(host.params, 'minfree'), '1\n')
+    write(host.path('etc/rc.local'), '#!/bin/sh\necho 9999 > %s/adj\nexit 0\n' % host.params)
+    result = host.run()
+    lmk = result['lowmemorykiller']
+    assert lmk['disabled'] is True
+    assert lmk['persist']['mechanisms'] == [{'method': 'script', 'file': host.path('etc/rc.local'),
+                                             'values': {'adj': [9999]}, 'managed': False, 'matches': True}]
+    assert 'persist_missing' not in codes(result)
+    os.remove(host.path('etc/rc.local'))
+    assert 'adj=9999, minfree=1' in finding(host.run(), 'persist_missing')['message']
+
+
+def test_unreadable_parameter(host):
+    os.remove(os.path.join(host.params, 'cost'))
+    os.makedirs(os.path.join(host.params, 'cost'))  # listed, but not a file: skipped
+    write(os.path.join(host.params, 'weird'), 'not,numbers\n')
+    result = host.run()
+    params = result['lowmemorykiller']['params']
+    assert 'cost' not in params and params['weird'] == 'not,numbers'
+    assert params['adj'] == [0, 1, 6, 12]
