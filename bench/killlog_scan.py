@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bench helper for the kill-log parser (plugins/module_utils/killlog.py).
@@ -208,8 +207,8 @@ def scan(paths, show):
                 print(' '.join('%s=%s' % (key, kill[key]) for key in killlog.KILL_FIELDS if key != 'lines'))
         count = sum(by_killer.values())
         total += count
-        print('%s: %d kills in %.2f s (%s)' % (path, count, time.time() - started,
-                                              ', '.join('%s %d' % item for item in sorted(by_killer.items()))))
+        killers = ', '.join('%s %d' % item for item in sorted(by_killer.items()))
+        print('%s: %d kills in %.2f s (%s)' % (path, count, time.time() - started, killers))
     if len(paths) > 1:
         print('total: %d kills' % total)
 

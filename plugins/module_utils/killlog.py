@@ -125,7 +125,7 @@ def split_prefix(line):
     pos = quote.end() if quote else 0
     wall = uptime = program = None
     prefixed = False
-    for _ in range(8):
+    for _attempt in range(8):
         if prefixed:
             start = pos + 1 if line.startswith((' ', '\t'), pos) else pos
         else:
@@ -776,11 +776,9 @@ def parse_lines(lines, page_size=4096, source=None):
     recent = collections.deque(maxlen=LOOKBACK)
     for line in lines:
         if parser.follow or is_candidate(line):
-            for kill in parser.feed(line, recent):
-                yield kill
+            yield from parser.feed(line, recent)
         recent.append(line.rstrip(b'\r\n' if isinstance(line, bytes) else '\r\n'))
-    for kill in parser.close():
-        yield kill
+    yield from parser.close()
 
 
 def scan_chunks(chunks, page_size=4096, source=None):
@@ -804,20 +802,16 @@ def scan_chunks(chunks, page_size=4096, source=None):
         if tail:
             # The line cut by the previous chunk: put it together on its own, not the whole chunk.
             line = tail + chunk[:first + 1]
-            for kill in _scan_block(parser, line, 0, len(line), context):
-                yield kill
+            yield from _scan_block(parser, line, 0, len(line), context)
             context = _lines_before(line, len(line), context)
             begin = first + 1
         end = chunk.rfind(b'\n') + 1
-        for kill in _scan_block(parser, chunk, begin, end, context):
-            yield kill
+        yield from _scan_block(parser, chunk, begin, end, context)
         context = _lines_before(chunk, end, context, begin)
         tail = chunk[end:]
     if tail:
-        for kill in _scan_block(parser, tail + b'\n', 0, len(tail) + 1, context):
-            yield kill
-    for kill in parser.close():
-        yield kill
+        yield from _scan_block(parser, tail + b'\n', 0, len(tail) + 1, context)
+    yield from parser.close()
 
 
 def _scan_block(parser, block, begin, end, context):
@@ -843,8 +837,7 @@ def _scan_block(parser, block, begin, end, context):
                 pos = stop + 1
         stop = block.find(b'\n', pos, end)
         history = functools.partial(_lines_before, block, pos, context, begin)
-        for kill in parser.feed(block[pos:stop], history):
-            yield kill
+        yield from parser.feed(block[pos:stop], history)
         pos = stop + 1
 
 

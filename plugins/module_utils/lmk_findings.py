@@ -358,9 +358,9 @@ def _killer_message(killer):
     limits = killer.get('thresholds') or {}
     name = killer['name']
     if name == 'earlyoom':
+        keys = ('mem_term_percent', 'swap_term_percent', 'mem_kill_percent', 'swap_kill_percent')
         what = ('it sends SIGTERM when MemAvailable <= %s and SwapFree <= %s, SIGKILL at %s and %s'
-                % tuple(_percent(limits[k]) for k in ('mem_term_percent', 'swap_term_percent',
-                                                       'mem_kill_percent', 'swap_kill_percent')))
+                % tuple(_percent(limits[key]) for key in keys))
         if 'mem_term_kib' in limits:
             what += ' (or when MemAvailable <= %d KiB)' % limits['mem_term_kib']
     elif name == 'systemd-oomd':

@@ -390,7 +390,7 @@ class LowMemoryKillerInfo(object):
             argv = running[0][1][1:] if running else []
             thresholds, config = self.killer_thresholds(name, argv, bool(running))
             killers.append({'name': name, 'installed': installed, 'running': bool(running),
-                            'pids': [pid for pid, _ in running], 'thresholds': thresholds, 'config': config})
+                            'pids': [pid for pid, _argv in running], 'thresholds': thresholds, 'config': config})
         return killers
 
     def killer_thresholds(self, name, argv, running):
@@ -405,8 +405,8 @@ class LowMemoryKillerInfo(object):
         if name == 'systemd-oomd':
             paths = [OOMD_CONF] + self.dropins(OOMD_DROPIN_DIRS, '.conf')
             texts = [(path, self.read_text(path)) for path in paths]
-            texts = [(path, text) for path, text in texts if text is not None]
-            return findings.oomd_thresholds(text for _, text in texts), texts[-1][0] if texts else None
+            read = [(path, text) for path, text in texts if text is not None]
+            return findings.oomd_thresholds(text for path, text in read), read[-1][0] if read else None
         if name == 'nohang':
             paths = list(NOHANG_CONFS)
             for index, arg in enumerate(argv):
@@ -514,7 +514,7 @@ class LowMemoryKillerInfo(object):
                 if match:
                     key = (-int(match.group('number')), '') if match.group('number') else (-10 ** 9, match.group('date'))
                     rotated.append((key, path))
-            found.extend((path, base) for _, path in sorted(rotated))
+            found.extend((path, base) for _key, path in sorted(rotated))
             if os.path.exists(base):
                 found.append((base, base))
         return found
@@ -674,7 +674,7 @@ def merge(sources):
         last[source] = when
         ordered.append((when, index, kill))
     ordered.sort(key=lambda item: (item[0], item[1]))
-    return [kill for _, _, kill in ordered]
+    return [kill for _when, _index, kill in ordered]
 
 
 def build_module():
