@@ -41,7 +41,9 @@ KILL_FIELDS = ('time', 'killer', 'pid', 'comm', 'adj', 'rss_kb', 'signal', 'cgro
 # _CANDIDATE. Lines that only continue a record are read because the parser asks for them (follow),
 # and nohang's victim block, printed just before its "Sending SIGTERM", is read back from there.
 KEYWORDS = ('ill', 'SIG')
-_KEYWORD_RES = tuple(re.compile(re.escape(word.encode('ascii'))) for word in KEYWORDS)
+# Each keyword's search over a chunk, and the bytes that must come just before it (None: any), so
+# that a keyword found is exactly a _CANDIDATE: "ill" alone is also "will", "still" and "fill".
+_KEYWORD_SCANS = ((re.compile(b'ill'), frozenset(b'Kk')), (re.compile(b'SIG'), None))
 _CANDIDATE = re.compile(r'[Kk]ill|SIG')
 _CANDIDATE_BYTES = re.compile(br'[Kk]ill|SIG')
 # How many lines before a record the parser may look back at (nohang's victim block).
@@ -94,6 +96,8 @@ _KERNEL_PREFIX = re.compile(
     r'|\[(?P<ctime>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\]'
     r'|[VDIWEFA]/(?P<tag>[^(:\s]+?)\(\s*\d+\):'
 )
+# The characters _KERNEL_PREFIX can start with.
+_KERNEL_PREFIX_FIRST = frozenset('<[0123456789' + 'kumdaslncf' + 'VDIWEFA')
 _QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
 _INDENT = re.compile(r'[ \t]*')
 _ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
@@ -121,8 +125,9 @@ class Prefix(object):
 
 def split_prefix(line):
     """Split one log line into its prefixes and its body (a Prefix)."""
-    quote = _QUOTE.match(line)
-    pos = quote.end() if quote else 0
+    pos = 0
+    if line.lstrip(' \t')[:1] == '>':
+        pos = _QUOTE.match(line).end()
     wall = uptime = program = None
     prefixed = False
     for _attempt in range(8):
@@ -142,7 +147,7 @@ def split_prefix(line):
                     program = groups.get('prog') or groups.get('prog2') or program
                     break
         if match is None:
-            match = _KERNEL_PREFIX.match(line, start)
+            match = _KERNEL_PREFIX.match(line, start) if first in _KERNEL_PREFIX_FIRST else None
             if match is None:
                 break
             if match.group('uptime'):
@@ -206,7 +211,7 @@ _OOMD = re.compile(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due t
 _NOHANG_VICTIM = re.compile(r'Victim (?:status|information) \(found in|Found a process with highest badness')
 # A keyword line that matched no grammar is kept for a join with the next line only when it stops
 # shortly after the start of a record, as a wrapped or cut record line does.
-_CUT_TAIL = re.compile(r'(?:^|[\s:\]])(?:[Kk]ill(?:ed|ing)?|send sigkill|sending|Send(?:ing)?|SIG[A-Z]*|Marked)'
+_CUT_TAIL = re.compile(r'(?:^|[\s:;>\]])(?:[Kk]ill(?:ed|ing)?|send sigkill|sending|Send(?:ing)?|SIG[A-Z]*|Marked)'
                        r'(?:\W+[^\s]+){0,4}\W*$')
 _NOHANG_SEND = re.compile(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
 _NOHANG_2018 = re.compile(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
@@ -311,11 +316,12 @@ class KillLogParser(object):
 
     # -- driving ----------------------------------------------------------
 
-    def feed(self, line, history=()):
+    def feed(self, line, history=(), candidate=None):
         """Take the next line (or the next line the parser asked to follow).
 
         history: the up to LOOKBACK lines just before it, oldest first, or a callable returning them;
         it is only read for the few records printed after their details (nohang).
+        candidate: whether is_candidate(line), when the caller already knows.
         """
         self._history = history
         if isinstance(line, bytes):
@@ -323,7 +329,7 @@ class KillLogParser(object):
         raw = line.rstrip('\r\n')
         self.follow = max(0, self.follow - 1)
         self._tick()
-        if self._open is None and self._orphan is None and not self._late_line(raw):
+        if self._open is None and self._orphan is None and not self._needs_parsing(raw, candidate):
             self._set_follow()
             if self.follow:
                 return []
@@ -343,10 +349,13 @@ class KillLogParser(object):
         out, self._out = self._out, []
         return out
 
-    def _late_line(self, raw):
-        """Whether a line needs parsing when no record is open: a keyword line, or a line that
-        belongs to a recent kill (oom_reaper after an OOM kill, a failure after a userspace send)."""
-        if _CANDIDATE.search(raw):
+    def _needs_parsing(self, raw, candidate):
+        """Whether a line needs parsing when no record is open: a keyword line that a grammar may
+        match (or that may be cut), or a line that belongs to a recent kill (oom_reaper after an OOM
+        kill, a failure after a userspace send)."""
+        if candidate is None:
+            candidate = _CANDIDATE.search(raw) is not None
+        if candidate and (any(needle in raw for needle in _NEEDLES) or _CUT_TAIL.search(raw)):
             return True
         if self._since_oom_kill is not None and 'oom_reaper' in raw:
             return True
@@ -767,6 +776,10 @@ _GRAMMARS = (
 )
 
 
+# A line holding none of these cannot be a record (only the tail of a cut one, see _CUT_TAIL).
+_NEEDLES = tuple(sorted(set(needle for needle, _pattern, _handler in _GRAMMARS)))
+
+
 # ---------------------------------------------------------------------------
 # Drivers
 
@@ -775,8 +788,9 @@ def parse_lines(lines, page_size=4096, source=None):
     parser = KillLogParser(page_size=page_size, source=source)
     recent = collections.deque(maxlen=LOOKBACK)
     for line in lines:
-        if parser.follow or is_candidate(line):
-            yield from parser.feed(line, recent)
+        candidate = is_candidate(line)
+        if candidate or parser.follow:
+            yield from parser.feed(line, recent, candidate)
         recent.append(line.rstrip(b'\r\n' if isinstance(line, bytes) else '\r\n'))
     yield from parser.close()
 
@@ -817,27 +831,26 @@ def scan_chunks(chunks, page_size=4096, source=None):
 def _scan_block(parser, block, begin, end, context):
     """Feed the parser the lines of block[begin:end] (whole lines) it needs."""
     starts = set()
-    for pattern in _KEYWORD_RES:
+    for pattern, before in _KEYWORD_SCANS:
         for match in pattern.finditer(block, begin, end):
-            starts.add(max(begin, block.rfind(b'\n', begin, match.start()) + 1))
+            found = match.start()
+            if before is None or (found > begin and block[found - 1] in before):
+                starts.add(max(begin, block.rfind(b'\n', begin, found) + 1))
     starts = sorted(starts)
     index = 0
     pos = begin
     while pos < end:
-        if not parser.follow:
-            while True:
-                while index < len(starts) and starts[index] < pos:
-                    index += 1
-                if index == len(starts):
-                    return
-                pos = starts[index]
-                stop = block.find(b'\n', pos, end)
-                if _CANDIDATE_BYTES.search(block, pos, stop):
-                    break
-                pos = stop + 1
+        while index < len(starts) and starts[index] < pos:
+            index += 1
+        candidate = index < len(starts) and starts[index] == pos
+        if not candidate and not parser.follow:
+            if index == len(starts):
+                return
+            pos = starts[index]
+            candidate = True
         stop = block.find(b'\n', pos, end)
         history = functools.partial(_lines_before, block, pos, context, begin)
-        yield from parser.feed(block[pos:stop], history)
+        yield from parser.feed(block[pos:stop], history, candidate)
         pos = stop + 1
 
 
