@@ -31,6 +31,7 @@ import calendar
 import collections
 import functools
 import re
+import string
 import time
 
 KILLERS = ('lowmemorykiller', 'oom-killer', 'cgroup-oom', 'earlyoom', 'systemd-oomd', 'lmkd', 'nohang')
@@ -73,9 +74,10 @@ def is_candidate(line):
 # Prefixes
 
 _ISO = r'\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d(?::?\d\d)?)?'
-_BSD = r'[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?'
+# The month as the C locale prints it, or as another locale does (journalctl under LANG=fr: "avril").
+_BSD = r'[^\W\d_]{3,5}\.? [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?'
 # "host prog[pid]: " after a wall-clock time; busybox adds "facility.level" before the program.
-_HOST_PROG = (r'(?:\s+(?:(?P<host>[^\s:]+)\s+)?(?:[a-z]+\.[a-z]+\s+)?'
+_HOST_PROG = (r':?(?:\s+(?:(?P<host>[^\s:]+)\s+)?(?:[a-z]+\.[a-z]+\s+)?'
               r'(?P<prog>[^\s:\[\]]+)(?:\[\d+\])?:(?=\s|$))?')
 _RFC5424 = re.compile(r'<\d{1,3}>1 (?P<wall>' + _ISO + r') (?P<host>\S+) (?P<prog>\S+) \S+ \S+ (?:-|(?:\[[^\]]*\])+)')
 # journalctl -o short-full: "Thu 2024-02-04 02:28:44 UTC host prog[pid]:"
@@ -93,11 +95,15 @@ _KERNEL_PREFIX = re.compile(
     r'|(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local\d)\s*:'
     r'\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*:'
     r'|\[\s*(?P<uptime>\d+\.\d+)\](?:\s*\[\s*[TC]\d+\])?'
+    # journalctl -o short-monotonic names the program after the stamp: "[ 77.74] host prog[pid]:"
+    r'(?:\s+(?:[^\s:\[\]]+\s+)?(?P<mprog>[^\s:\[\]]+)\[\d+\]:(?=\s|$))?'
+    # the console of a test VM: "machine # [ 16.87] ..."
+    r'|[\w.-]+ # (?=\[)'
     r'|\[(?P<ctime>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\]'
     r'|[VDIWEFA]/(?P<tag>[^(:\s]+?)\(\s*\d+\):'
 )
 # The characters _KERNEL_PREFIX can start with.
-_KERNEL_PREFIX_FIRST = frozenset('<[0123456789' + 'kumdaslncf' + 'VDIWEFA')
+_KERNEL_PREFIX_FIRST = frozenset('<[0123456789_.-' + string.ascii_letters)
 _QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
 _INDENT = re.compile(r'[ \t]*')
 _ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
@@ -139,7 +145,7 @@ def split_prefix(line):
         match = None
         if wall is None:
             for pattern in _WALL_PREFIXES.get('0' if first.isdigit() else first if first == '<' else
-                                              'A' if first.isupper() else '', ()):
+                                              'A' if first.isalpha() else '', ()):
                 match = pattern.match(line, start)
                 if match:
                     groups = match.groupdict()
@@ -152,6 +158,7 @@ def split_prefix(line):
                 break
             if match.group('uptime'):
                 uptime = match.group('uptime')
+                program = match.group('mprog') or program
             elif match.group('usec'):
                 usec = int(match.group('usec'))
                 uptime = '%d.%06d' % (usec // 1000000, usec % 1000000)
@@ -198,14 +205,18 @@ _EARLYOOM_SEND = re.compile(r'\bsending (?P<signal>SIG[A-Z0-9]+|\d+ \(no-op sign
 _EARLYOOM_COMM = re.compile(r'(?P<comm>.*?)": (?=badness|oom_score)|(?P<comm2>.*)"')
 _EARLYOOM_V12 = re.compile(r"Killing process '(?P<comm>.*)' with signal (?P<signal>\d+), pid: (?P<pid>\d+)")
 _EARLYOOM_V11 = re.compile(r'Killing process: (?P<comm>.*), pid: (?P<pid>\d+), badness')
-_EARLYOOM_OLD = re.compile(r'Killing process\b')
+_EARLYOOM_OLD = re.compile(r'[Kk]illing process\b')
+_EARLYOOM_V13RC = re.compile(r'killing process (?P<pid>\d+) "(?P<comm>.*)" with signal (?P<signal>\d+)')
 _EARLYOOM_V0 = re.compile(r'^Killing process (?P<pid>\d+) (?P<comm>\S.*?)\s*$')
 _EARLYOOM_ESCALATE = re.compile(r'escalating to (?P<signal>SIG[A-Z]+) after')
-_EARLYOOM_FAILED = re.compile(r'\bkill(?:\(\))? failed|dryrun, not actually sending')
+# No signal went out: a dry run, or kill(2) refused (EPERM) or found no process (ESRCH). "kill failed: Timer
+# expired" means the signal went out but the process did not exit in time.
+_EARLYOOM_FAILED = re.compile(r'dryrun, not actually sending|\bkill(?:\(\))? failed.*(?:not permitted|No such process)')
 _EARLYOOM_ADJ = re.compile(r'\boom_score_adj (-?\d+)')
 _VMRSS_MIB = re.compile(r'\bVmRSS:?\s*(?P<mib>\d+) MiB')
 _EARLYOOM_CONTINUATION = re.compile(r'\s*(?:badness|oom_score|oom_score_adj|VmRSS|cmdline)\b')
 
+_OOMD_ATTEMPT = re.compile(r'oomd attempting to kill (?P<pid>\d+) with')
 _OOMD = re.compile(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due to (?:memory|swap)')
 
 _NOHANG_VICTIM = re.compile(r'Victim (?:status|information) \(found in|Found a process with highest badness')
@@ -250,6 +261,28 @@ def _looks_cut(text):
     text = text.rstrip()
     return (text[-1:] in (',', ':', '=', '(', ';') or text.count('(') > text.count(')')
             or text.count('"') % 2 == 1)
+
+
+# How each single-line record ends when it is whole; one that does not may go on over the next line.
+_COMPLETE = {
+    'oom-killed': re.compile(r'(?:(?:file|shmem)-rss:\s*\d+\s*kB|oom_score_adj:\s*-?\d+|\))\.?\s*$'),
+    'oom-summary': re.compile(r'uid=\d+\s*$'),
+    'lmk-send': re.compile(r'size \d+(?:\s*Byte\(s\)|\s*kB)?\s*$'),
+    'earlyoom': re.compile(r'(?:cmdline ".*"|VmRSS \d+ MiB)\s*$'),
+    'oomd': re.compile(r'(?:activity|%)\s*$'),
+}
+# A wrap without a lost blank: inside a word or number, or at a "key:" or "key=".
+_HARD_WRAP_BEFORE = re.compile(r'(?:[:=/_-]|\d)$')
+_HARD_WRAP_AFTER = re.compile(r'^(?:kB\b|\d)')
+
+
+def _join(text, continuation, hard=False):
+    """A record's text and the next line it was wrapped onto: a hard wrap (inside a word or number, or
+    the summary, which has no blanks) joins as is, a soft wrap (at a blank) with one blank."""
+    text = text.rstrip()
+    hard = (hard or continuation[:1] in (':', '=', ',')
+            or (_HARD_WRAP_BEFORE.search(text) and _HARD_WRAP_AFTER.search(continuation)))
+    return text + ('' if hard else ' ') + continuation
 
 
 def _strip_parens(comm):
@@ -443,13 +476,16 @@ class KillLogParser(object):
         continuation = _WRAP_CONTINUATIONS.get(kind)
         starts_field = continuation is not None and continuation.match(body)
         # The summary has no blanks, so only a hard wrap (anywhere, even inside a word) can split it.
-        cut = _looks_cut(record.text) or (kind == 'oom-summary' and ' ' not in stripped and '=' in stripped)
+        complete = _COMPLETE.get(kind)
+        cut = _looks_cut(record.text) or (complete is not None and not complete.search(record.text))
+        if record.text.rstrip().endswith(('>', '\u2026')):
+            cut = False  # cut short by a pager (less -S, journalctl on a terminal): nothing follows
         if record.joins >= 3 or not (starts_field or (after_prefixed and cut)):
             return False
         if self._stands_alone(body):
             return False
         record.joins += 1
-        record.text = record.text.rstrip() + ('' if kind == 'oom-summary' else ' ') + stripped
+        record.text = _join(record.text, stripped, hard=kind == 'oom-summary')
         _add_line(record.lines, raw)
         self._refill(record)
         return True
@@ -555,6 +591,20 @@ class KillLogParser(object):
     def _on_oomd(self, prefix, raw, body, match):
         kill = _new_kill('systemd-oomd', prefix, raw, self.source)
         kill['cgroup'] = match.group('cgroup')
+        # "oomd attempting to kill PID with KILL" lines, printed just before, name the processes
+        attempts = []
+        for line in reversed(self._lines_back()):
+            line_prefix = split_prefix(line)
+            if prefix.program and line_prefix.program not in (None, prefix.program):
+                continue
+            if _OOMD.search(line_prefix.body):
+                break
+            attempt = _OOMD_ATTEMPT.search(line_prefix.body)
+            if attempt:
+                attempts.insert(0, (int(attempt.group('pid')), line))
+        if len(set(pid for pid, _line in attempts)) == 1:
+            kill['pid'] = attempts[0][0]
+        kill['lines'][:0] = [line for _pid, line in attempts][:MAX_RECORD_LINES - 1]
         return self._start('oomd', kill, prefix, body)
 
     def _on_nohang_send(self, prefix, raw, body, match):
@@ -664,8 +714,9 @@ class KillLogParser(object):
         return self._earlyoom_sent(kill, prefix, match.group('rest'))
 
     def _on_earlyoom_old(self, prefix, raw, body, match):
-        """earlyoom 1.2, 1.1 and 0.x (the last only when the line is earlyoom's: systemd says "Killing process" too)."""
-        match = _EARLYOOM_V12.search(body) or _EARLYOOM_V11.search(body)
+        """earlyoom 1.3-rc, 1.2, 1.1 and 0.x (the last only when the line is earlyoom's: systemd says
+        "Killing process" too)."""
+        match = _EARLYOOM_V13RC.search(body) or _EARLYOOM_V12.search(body) or _EARLYOOM_V11.search(body)
         if match is None and prefix.program in (None, 'earlyoom') and ' with signal ' not in body:
             match = _EARLYOOM_V0.match(body.strip())
         if match is None:
@@ -711,10 +762,13 @@ class KillLogParser(object):
                 del self._held[index]
                 return
 
+    def _lines_back(self):
+        history = self._history() if callable(self._history) else list(self._history)
+        return [line.decode('utf-8', 'replace') if isinstance(line, bytes) else line for line in history]
+
     def _nohang_victim(self, prefix):
         """nohang's victim block, printed in the lines just before its send: {field: value, 'lines': [...]}."""
-        history = self._history() if callable(self._history) else list(self._history)
-        history = [line.decode('utf-8', 'replace') if isinstance(line, bytes) else line for line in history]
+        history = self._lines_back()
         start = None
         for index in range(len(history) - 1, -1, -1):
             line_prefix = split_prefix(history[index])
@@ -766,7 +820,7 @@ _GRAMMARS = (
     ('invoked oom-killer', _OOM_INVOKED, KillLogParser._on_invoked),
     ('oom_reaper', _OOM_REAPER, KillLogParser._on_reaper),
     ('sending ', _EARLYOOM_SEND, KillLogParser._on_earlyoom_send),
-    ('Killing process', _EARLYOOM_OLD, KillLogParser._on_earlyoom_old),
+    ('illing process', _EARLYOOM_OLD, KillLogParser._on_earlyoom_old),
     ('escalating to', _EARLYOOM_ESCALATE, KillLogParser._on_escalate),
     ('failed', _EARLYOOM_FAILED, KillLogParser._on_send_failed),
     ('dryrun', _EARLYOOM_FAILED, KillLogParser._on_send_failed),

@@ -544,7 +544,8 @@ class LowMemoryKillerInfo(object):
                 source = Source('dmesg', 'kmsg', max_kills)
                 kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg')
                 return self.collect(source, kills, cutoff, boot_time=boot_time)
-            error = 'dmesg: %s' % to_native(err, errors='surrogate_or_replace').strip()
+            error = to_native(err, errors='surrogate_or_replace').strip() or 'exit status %d' % rc
+            error = error if error.startswith('dmesg') else 'dmesg: %s' % error
         records, kmsg_error = self.read_kmsg()
         if records is None:
             self.note('dmesg', error)

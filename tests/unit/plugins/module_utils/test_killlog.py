@@ -206,6 +206,40 @@ def test_wrapped_and_cut_lines():
     assert [len(kill['lines']) for kill in kills[:4]] == [2, 3, 2, 3]
 
 
+def test_shapes_seen_in_public_bug_reports():
+    kills = kills_in('shapes.log')
+    assert summary(kills, 'time', 'killer', 'pid', 'comm', 'rss_kb', 'signal', 'cgroup') == [
+        # journalctl in a French and a Russian locale
+        ('avril 16 21:08:50', 'systemd-oomd', None, None, None, None,
+         '/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-slack-9623.scope'),
+        (u'\u0430\u043f\u0440 28 01:23:30', 'oom-killer', 27541, 'bash', 8098448 + 3264, None, None),
+        # a test VM's console ("machine # ")
+        ('16.912000', 'oom-killer', 867, 'mysqld', 452468, None, None),
+        # journalctl -o short-monotonic; the one process oomd signalled is named
+        ('77.749670', 'systemd-oomd', 407, None, None, None, '/system.slice/systemd-journald.service'),
+        # two processes signalled: no single pid; the line was cut short by a pager
+        ('Sep 10 14:59:49', 'systemd-oomd', None, None, None, None, '/testsuite.slice/workload.slice/testbloat.service'),
+        # earlyoom 1.3-rc's own output, without any prefix
+        (None, 'earlyoom', 27600, 'bash', 7609 * 1024, 'SIGTERM', None),
+        # "kill failed: Timer expired": the signal went out, the process took too long; then sent again
+        ('Jun 12 06:39:16', 'earlyoom', 696, 'ipfs', 637 * 1024, 'SIGTERM', None),
+        ('Jun 12 06:39:26', 'earlyoom', 696, 'ipfs', 656 * 1024, 'SIGTERM', None),
+        # wrapped by a bug tracker inside a number, then its oom_reaper line
+        ('Jun 21 13:18:41', 'oom-killer', 1400, 'mysqld', 285364, None, None),
+    ]
+    assert [len(kill['lines']) for kill in kills] == [1, 1, 1, 2, 3, 1, 1, 1, 3]
+
+
+@pytest.mark.parametrize('text, continuation, joined', [
+    ('anon-rss:2', '85364kB, file-rss:0kB', 'anon-rss:285364kB, file-rss:0kB'),
+    ('free:3224kB inactive_anon', ':3944kB', 'free:3224kB inactive_anon:3944kB'),
+    ('Killed process 1 (Web', 'Content) total-vm:1kB', 'Killed process 1 (Web Content) total-vm:1kB'),
+    ('anon-rss:1kB,', 'file-rss:0kB', 'anon-rss:1kB, file-rss:0kB'),
+])
+def test_wraps_inside_words_join_without_a_blank(text, continuation, joined):
+    assert killlog._join(text, continuation) == joined
+
+
 def test_negatives_record_nothing():
     assert kills_in('negatives.log') == []
 

@@ -285,7 +285,7 @@ def test_ring_buffer_restricted(host, monkeypatch):
     result = host.run(sources=['kmsg'])
     assert not result.get('failed'), result
     assert result['lowmemorykiller']['unreadable'] == [
-        {'source': 'dmesg', 'error': 'dmesg: dmesg: read kernel buffer failed: Operation not permitted'},
+        {'source': 'dmesg', 'error': 'dmesg: read kernel buffer failed: Operation not permitted'},
         {'source': host.path('dev/kmsg'), 'error': 'No such file or directory'},
     ]
     assert 'become: true' in finding(result, 'unreadable')['message']
