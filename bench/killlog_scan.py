@@ -15,10 +15,8 @@ __metaclass__ = type
 
 import argparse
 import collections
-import gzip
 import importlib.util
 import os
-import random
 import sys
 import time
 
@@ -149,6 +147,8 @@ def kill_records(rng):
 
 
 def generate(path, megabytes, seed=1):
+    import gzip
+    import random
     rng = random.Random(seed)
     target = int(megabytes * 1024 * 1024)
     written = lines = kills = 0
@@ -186,7 +186,11 @@ def generate(path, megabytes, seed=1):
 
 
 def read_chunks(path):
-    opener = gzip.open if path.endswith('.gz') else open
+    if path.endswith('.gz'):
+        import gzip
+        opener = gzip.open
+    else:
+        opener = open
     with opener(path, 'rb') as f:
         while True:
             chunk = f.read(CHUNK)

@@ -594,13 +594,10 @@ class KillLogParser(object):
         # "oomd attempting to kill PID with KILL" lines, printed just before, name the processes
         attempts = []
         for line in reversed(self._lines_back()):
-            line_prefix = split_prefix(line)
-            if prefix.program and line_prefix.program not in (None, prefix.program):
-                continue
-            if _OOMD.search(line_prefix.body):
-                break
-            attempt = _OOMD_ATTEMPT.search(line_prefix.body)
-            if attempt:
+            if 'due to' in line and _OOMD.search(line):
+                break  # the lines before an earlier record are that record's
+            attempt = _OOMD_ATTEMPT.search(line) if 'oomd attempting' in line else None
+            if attempt and split_prefix(line).program in (None, prefix.program):
                 attempts.insert(0, (int(attempt.group('pid')), line))
         if len(set(pid for pid, _line in attempts)) == 1:
             kill['pid'] = attempts[0][0]
@@ -771,6 +768,8 @@ class KillLogParser(object):
         history = self._lines_back()
         start = None
         for index in range(len(history) - 1, -1, -1):
+            if not ('ictim' in history[index] or 'badness' in history[index]):
+                continue  # cheap test before the prefix is split
             line_prefix = split_prefix(history[index])
             if prefix.program and line_prefix.program not in (None, prefix.program):
                 continue
