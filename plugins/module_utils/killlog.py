@@ -40,14 +40,15 @@ KILL_FIELDS = ('time', 'killer', 'pid', 'comm', 'adj', 'rss_kb', 'signal', 'cgro
 # Every line that starts a record or stands for one contains one of these strings (a kill word or
 # a signal name). Chunks are searched for KEYWORDS; a line found is a candidate if it matches
 # _CANDIDATE. Lines that only continue a record are read because the parser asks for them (follow),
-# and nohang's victim block, printed just before its "Sending SIGTERM", is read back from there.
+# and the lines printed just before a record are read back from it (LOOKBACK).
 KEYWORDS = ('ill', 'SIG')
 # Each keyword's search over a chunk, and the bytes that must come just before it (None: any), so
 # that a keyword found is exactly a _CANDIDATE: "ill" alone is also "will", "still" and "fill".
 _KEYWORD_SCANS = ((re.compile(b'ill'), frozenset(b'Kk')), (re.compile(b'SIG'), None))
 _CANDIDATE = re.compile(r'[Kk]ill|SIG')
 _CANDIDATE_BYTES = re.compile(br'[Kk]ill|SIG')
-# How many lines before a record the parser may look back at (nohang's victim block).
+# How many lines before a record the parser may look back at: nohang's victim block and
+# systemd-oomd's "attempting to kill PID" lines are printed just before the record they belong to.
 LOOKBACK = 24
 
 MAX_RECORD_LINES = 24
