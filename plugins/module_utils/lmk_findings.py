@@ -387,4 +387,12 @@ def _kill_findings(kills):
         % (len(kills), '' if len(kills) == 1 else 's',
            ', '.join('%s %d' % item for item in sorted(counts.items())),
            newest['killer'], victim, ' (pid %d)' % newest['pid'] if newest['pid'] is not None else '',
-           newest['time'] or 'an unknown time')))]
+           _when(newest['time']))))]
+
+
+def _when(printed):
+    if not printed:
+        return 'an unknown time'
+    if re.match(r'^\d+\.\d+$', printed):
+        return '%s s after boot' % printed  # the kernel's own stamp
+    return printed

@@ -262,6 +262,9 @@ def test_kills_are_summed_up():
                                   'the newest: systemd-oomd killed /system.slice/a.service at x.')
     one = by_code(findings.assess(facts(kills=kills[:1])), 'kills_found')['message']
     assert one.startswith('1 memory-pressure kill found') and 'mysqld (pid 1204) at Feb  4 02:28:44' in one
+    stamp = dict(kills[0], time='2392.102421')
+    assert by_code(findings.assess(facts(kills=[stamp])), 'kills_found')['message'].endswith(
+        'at 2392.102421 s after boot.')
 
 
 def test_unreadable_sources_are_reported():
