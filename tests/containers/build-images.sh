@@ -40,11 +40,14 @@ build() {
     local release=$1 flavour=$2
     local tag=$repository_prefix/$release:$flavour
     local recipe suite packages root
+    local superseded=''
     recipe=$(recipe_of "$flavour")
-    if podman image exists "$tag" \
-        && [ "$(podman image inspect --format '{{ index .Labels "lowmem-hardening.recipe" }}' "$tag")" = "$recipe" ]; then
-        echo "$tag: up to date"
-        return 0
+    if podman image exists "$tag"; then
+        if [ "$(podman image inspect --format '{{ index .Labels "lowmem-hardening.recipe" }}' "$tag")" = "$recipe" ]; then
+            echo "$tag: up to date"
+            return 0
+        fi
+        superseded=$(podman image inspect --format '{{ .Id }}' "$tag")
     fi
     suite=$(suite_of "$release")
     packages=$python_packages
@@ -75,6 +78,10 @@ build() {
         changes+=(--change 'CMD ["/bin/sh"]')
     fi
     tar --numeric-owner -C "$root" -c . | podman import --quiet "${changes[@]}" - "$tag" >/dev/null
+    # The old image lost its tag; remove it unless a container still uses it.
+    if [ -n "$superseded" ]; then
+        podman rmi "$superseded" >/dev/null 2>&1 || true
+    fi
     echo "$tag: built ($(podman image inspect --format '{{ .Size }}' "$tag" | numfmt --to=iec))"
 }
 

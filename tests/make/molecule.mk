@@ -62,8 +62,13 @@ $(PODMAN_COLLECTION_STAMP): tests/make/molecule.mk $(MOLECULE_VENV_STAMP)
 .PHONY: molecule-venv
 molecule-venv: $(MOLECULE_VENV_STAMP) $(PODMAN_COLLECTION_STAMP)
 
+# Rootful podman: the containers need /dev/fuse and CAP_SYS_ADMIN for the fake sysfs.
+.PHONY: molecule-root
+molecule-root:
+	@[ "$$(id -u)" -eq 0 ] || { echo 'make molecule needs root (rootful podman, debootstrap)' >&2; exit 1; }
+
 .PHONY: molecule-images
-molecule-images: | molecule-system-packages
+molecule-images: molecule-root | molecule-system-packages
 	CONTAINERS_CONF=$(CURDIR)/tests/containers/containers.conf tests/containers/build-images.sh
 
 .PHONY: fakesysfs
@@ -72,7 +77,7 @@ fakesysfs: $(MOLECULE_VENV_STAMP)
 
 # Every scenario, each with its full sequence (destroy also after a failure).
 .PHONY: molecule
-molecule: molecule-venv molecule-images
+molecule: molecule-root molecule-venv molecule-images
 	$(MOLECULE_ENV) molecule test --all
 
 .PHONY: molecule-lock
