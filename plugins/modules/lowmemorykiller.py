@@ -532,11 +532,9 @@ class LowMemoryKiller(object):
         entry.setdefault('original', texts)
         paths = state.setdefault('paths', {})
         try:
-            if self.params['state'] == 'restored':
-                paths.pop(self.path, None)
-            else:
+            if self.params['state'] != 'restored':
                 paths[self.path] = entry
-            self.save_state(state, state_before)
+                self.save_state(state, state_before)
             observed = self.apply_writes(writes, texts, autodetect)
             if method:
                 # The boot file holds what the kernel now shows (an Android kernel may have converted adj).
@@ -551,7 +549,10 @@ class LowMemoryKiller(object):
                 entry['adj_autodetect'] = observed
                 if method:
                     entry['persisted'] = self.persisted
-                self._write_state(state)
+            else:
+                # Forgotten only now that they are back: a run killed before this can be repeated.
+                paths.pop(self.path, None)
+            self._write_state(state)
         except BaseException as exc:
             problems = self.rollback()
             if not isinstance(exc, (WriteFailed, IOError, OSError)):

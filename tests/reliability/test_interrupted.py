@@ -182,6 +182,19 @@ def test_lowmemorykiller_killed_while_applying(runner, root, interrupt, texts_af
     assert_no_temporaries(host)
 
 
+def test_lowmemorykiller_killed_while_restoring_keeps_the_originals(runner, root):
+    """Until the originals are back in the kernel, the state file must still hold them."""
+    host = LmkHost(root, runner)
+    succeeded(host.run(state='disabled', persist='tmpfiles'))
+    killed(host.run(state='restored', interrupt=dict(at='sysfs_write', after=1)))
+    assert host.texts() == dict(DISABLED, adj=LMK_DEFAULTS['adj'])  # adj restored, minfree not yet
+    assert_originals_saved(host)
+    succeeded(host.run(state='restored'))
+    assert host.texts() == LMK_DEFAULTS
+    assert not os.path.exists(host.files['tmpfiles']) and not os.path.exists(host.state_file)
+    assert_no_temporaries(host)
+
+
 def test_lowmemorykiller_killed_inside_the_boot_file_write(runner, root):
     """The complete temporary is not renamed yet. It stays, inert: see docs/security.md."""
     host = LmkHost(root, runner)
