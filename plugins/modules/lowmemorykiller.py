@@ -513,6 +513,7 @@ class LowMemoryKiller(object):
     def file_changes(self, files):
         """[(file, old content or None, new content or None, mode)] for files that differ.
 
+        A file with the right content but another mode or owner differs too: it runs as root at boot.
         A boot file is removed only when it was written for this path.
         """
         changes = []
@@ -523,9 +524,14 @@ class LowMemoryKiller(object):
                     old = to_text(f.read(), errors='surrogate_or_strict')
             if content is None and old is not None and lmk.boot_file_header(self.path) not in old:
                 continue
-            if old != content:
+            if old != content or (content is not None and not self.root_owned_with_mode(dest, mode)):
                 changes.append((dest, old, content, mode))
         return changes
+
+    @staticmethod
+    def root_owned_with_mode(dest, mode):
+        st = os.stat(dest)
+        return st.st_uid == 0 and st.st_gid == 0 and st.st_mode & 0o7777 == mode
 
     def apply(self, desired, writes, texts, file_changes, state, entry, method, autodetect):
         state_before = json.dumps(state, sort_keys=True) if os.path.exists(STATE_FILE) else None

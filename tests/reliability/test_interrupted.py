@@ -195,6 +195,21 @@ def test_lowmemorykiller_killed_while_restoring_keeps_the_originals(runner, root
     assert_no_temporaries(host)
 
 
+def test_openrc_script_killed_before_it_is_executable_is_fixed(runner, root):
+    """atomic_move creates the file 0644; killed before the module makes it 0755, OpenRC would skip it."""
+    host = LmkHost(root, runner)
+    killed(host.run(state='disabled', persist='openrc',
+                    interrupt=dict(at='after_atomic_move', match='lowmemorykiller.start')))
+    script = host.files['openrc']
+    assert stat.S_IMODE(os.stat(script).st_mode) == 0o644
+    result = succeeded(host.run(state='disabled', persist='openrc'))
+    assert result['changed'] is True
+    st = os.stat(script)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
+    assert not succeeded(host.run(state='disabled', persist='openrc'))['changed']
+    assert_no_temporaries(host)
+
+
 def test_lowmemorykiller_killed_inside_the_boot_file_write(runner, root):
     """The complete temporary is not renamed yet. It stays, inert: see docs/security.md."""
     host = LmkHost(root, runner)

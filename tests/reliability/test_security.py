@@ -165,6 +165,21 @@ def test_boot_files_and_state_are_root_owned(runner, root, method, mode):
     assert writable_by_others(*created) == []
 
 
+@pytest.mark.parametrize('method, mode', BOOT_FILE_MODES)
+def test_boot_file_with_a_wrong_mode_or_owner_is_rewritten(runner, root, method, mode):
+    """A boot file runs as root at boot: left writable by others, anyone could run code as root."""
+    host = LmkHost(root, runner)
+    stub(runner, 'cron')
+    succeeded(host.run(state='disabled', persist=method))
+    content = read(host.files[method])
+    os.chown(host.files[method], NOBODY, NOGROUP)
+    os.chmod(host.files[method], 0o666)
+    assert succeeded(host.run(state='disabled', persist=method))['changed']
+    assert owner_and_mode(host.files[method]) == (0, 0, mode)
+    assert read(host.files[method]) == content
+    assert not succeeded(host.run(state='disabled', persist=method))['changed']
+
+
 def test_sysctl_file_is_root_owned_and_fixed_when_not(runner, root):
     host = SysctlHost(root, runner)
     group_owned_setgid(os.path.dirname(host.conf))
