@@ -101,15 +101,16 @@ def boot_values(text, path):
                 if os.path.dirname(target) == path:
                     texts[os.path.basename(target)] = match.group('value')
                 break
-    return _parsed(texts)
+    return parse_param_texts(texts)
 
 
 def cmdline_values(text):
     """{name: value} set by ``lowmemorykiller.NAME=VALUE`` on the kernel command line."""
-    return _parsed(dict((m.group('name'), m.group('value')) for m in _CMDLINE_PARAM.finditer(text)))
+    return parse_param_texts(dict((m.group('name'), m.group('value')) for m in _CMDLINE_PARAM.finditer(text)))
 
 
-def _parsed(texts):
+def parse_param_texts(texts):
+    """{name: text} -> {name: value}; a value the kernel shows in no known form is kept as text."""
     values = {}
     for name, text in texts.items():
         try:

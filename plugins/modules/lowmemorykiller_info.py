@@ -326,13 +326,7 @@ class LowMemoryKillerInfo(object):
                 text = self.read_text(full, quiet_missing=False)
                 if text is not None:
                     texts[name] = text
-        values = {}
-        for name, text in texts.items():
-            try:
-                values.update(lmk.parse_params({name: text}))
-            except ValueError:
-                values[name] = text.strip()
-        return values
+        return findings.parse_param_texts(texts)
 
     def read_memory(self):
         meminfo_text = self.read_text(MEMINFO, quiet_missing=False)
