@@ -586,6 +586,10 @@ class LowMemoryKiller(object):
         if not state.get('paths'):
             if os.path.exists(STATE_FILE):
                 os.unlink(STATE_FILE)
+            try:
+                os.rmdir(directory)  # ours by name; kept if anything else is in it
+            except OSError:
+                pass
             return
         fd, tmp = tempfile.mkstemp(dir=directory, prefix='.lowmemorykiller.')
         with os.fdopen(fd, 'w') as f:
