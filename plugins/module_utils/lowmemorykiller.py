@@ -48,8 +48,9 @@ PERSIST_MODES = {'tmpfiles': 0o644, 'sysfsutils': 0o644, 'openrc': 0o755, 'cron'
 _UNITS = {'K': 1, 'M': 2, 'G': 3, 'T': 4}
 _SIZE_RE = re.compile(r'^(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?$', re.IGNORECASE)
 _PERCENT_RE = re.compile(r'^(\d+(?:\.\d+)?)\s*%$')
-_SAFE_PATH_RE = re.compile(r'^/[A-Za-z0-9._/+-]*$')
-_PARAM_NAME_RE = re.compile(r'^[A-Za-z0-9_]+$')
+# Both end up in boot-time files: \Z, because $ also matches before a final newline.
+_SAFE_PATH_RE = re.compile(r'^/[A-Za-z0-9._/+-]*\Z')
+_PARAM_NAME_RE = re.compile(r'^[A-Za-z0-9_]+\Z')
 _INT_RE = re.compile(r'^[+-]?\d+$')
 
 

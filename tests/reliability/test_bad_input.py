@@ -47,11 +47,13 @@ def refused(host, parameter, args, *tops):
 
 LOWMEMORYKILLER = [
     # written into boot-time files: a newline would start a new line of a root shell script
+    ('path', dict(state='disabled', path='@PARAMS@\n')),
     ('path', dict(state='disabled', path='@PARAMS@;reboot')),
     ('path', dict(state='disabled', path='@PARAMS@ x')),
     ('path', dict(state='disabled', path='@PARAMS@$(reboot)')),
     ('path', dict(state='disabled', path='@PARAMS@`reboot`')),
     ('path', dict(state='disabled', path='@PARAMS@/../parameters')),
+    ('extra_params', dict(extra_params={'enable_lmk\n': 1})),
     ('extra_params', dict(extra_params={'enable_lmk;reboot': 1})),
     ('extra_params.enable_lmk', dict(extra_params={'enable_lmk': 'abc'})),
     ('extra_params.enable_lmk', dict(extra_params={'enable_lmk': {'a': 1}})),
