@@ -8,8 +8,8 @@ __metaclass__ = type
 import re
 
 # Dotted names only: no '/', no empty or '.'/'..' components, no leading '-' (which
-# sysctl.d reads as "ignore errors for this line").
-NAME_RE = re.compile(r'^[a-z0-9_][a-z0-9_-]*(\.[a-z0-9_-]+)+$')
+# sysctl.d reads as "ignore errors for this line"), no final newline (which $ would let through).
+NAME_RE = re.compile(r'^[a-z0-9_][a-z0-9_-]*(\.[a-z0-9_-]+)+\Z')
 NAME_FORM = 'dotted lower-case names such as vm.swappiness ([a-z0-9_-] between dots)'
 
 HEADER = (

@@ -108,6 +108,7 @@ def test_swapfile(ext4, runner, root, parameter, args):
 
 SYSCTL = [
     # apply=false writes names to the file without looking for them in /proc/sys
+    ('values', dict(values={'vm.swappiness\n': 10}, apply=False)),
     ('values', dict(values={'vm.swappiness\n': 10})),
     ('values', dict(values={'-vm.swappiness': 10}, apply=False)),
     ('values', dict(values={'vm..swappiness': 10}, apply=False)),
