@@ -413,6 +413,7 @@ class Swapfile(object):
 
     def write_fstab(self, content):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(FSTAB_PATH), prefix='.fstab.lowmem-tmp.')
+        created = False
         try:
             try:
                 view = memoryview(content)
@@ -425,12 +426,18 @@ class Swapfile(object):
                 except OSError as exc:
                     if exc.errno != errno.ENOENT:
                         raise
-                    os.fchown(fd, 0, 0)
-                    os.fchmod(fd, 0o644)
+                    created = True
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self.module.atomic_move(tmp, FSTAB_PATH)
+            # atomic_move gives a file it creates 0666 minus the umask, and the directory's group
+            saved_umask = os.umask(0o022)
+            try:
+                self.module.atomic_move(tmp, FSTAB_PATH)
+            finally:
+                os.umask(saved_umask)
+            if created:
+                os.chown(FSTAB_PATH, 0, 0)
         finally:
             _remove(to_bytes(tmp))
 

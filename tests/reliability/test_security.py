@@ -139,6 +139,13 @@ def test_swap_file_readable_by_others_is_made_private_in_place(ext4, runner, roo
     assert owner_and_mode(host.path) == (0, NOGROUP, 0o600) and os.stat(host.path).st_ino == inode
 
 
+def test_new_fstab_is_root_owned_and_not_writable_by_others(ext4, runner, root):
+    host = SwapHost(ext4(128), root, runner, fstab=None)
+    group_owned_setgid(os.path.dirname(host.fstab))
+    succeeded(host.run(size='4M', umask=0))
+    assert owner_and_mode(host.fstab) == (0, 0, 0o644)
+
+
 # ---- boot-time files, state file, sysctl.d file ------------------------------------------
 
 BOOT_FILE_MODES = [('tmpfiles', 0o644), ('openrc', 0o755), ('cron', 0o644)]
