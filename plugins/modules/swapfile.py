@@ -29,7 +29,8 @@ description:
     C(/proc/swaps)) is more than MemAvailable, rather than risk the OOM killer.
   - Only the C(/etc/fstab) line whose first field is O(path) is managed; every other line
     is kept byte for byte. The file is replaced atomically.
-  - Runs for the same directory are serialised with a lock (C(flock)) on the directory.
+  - Runs are serialised with locks (C(flock)) on the swap file's directory and on the directory of
+    C(/etc/fstab), which the runs for every swap file share.
   - "Requires root (C(become: true))."
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
@@ -289,13 +290,22 @@ class Swapfile(object):
     # ---- reading the host ---------------------------------------------------
 
     def lock(self):
-        """Hold an exclusive flock on the swapfile's directory until exit; no lock file is left."""
-        try:
-            fd = os.open(self.b_directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            return None  # no directory: nothing there to protect (plan refuses present)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+        """Hold exclusive flocks on the swapfile's directory and fstab's until exit; no lock file is left.
+
+        Runs for swap files in other directories still share fstab: without its lock, one's line is lost.
+        """
+        fds = []
+        for b_directory in (self.b_directory, to_bytes(os.path.dirname(FSTAB_PATH), errors='surrogate_or_strict')):
+            try:
+                fd = os.open(b_directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue  # no directory: nothing there to protect (plan refuses present)
+            if any(os.path.samestat(os.fstat(fd), os.fstat(held)) for held in fds):
+                os.close(fd)  # a second flock of the same directory would wait for this run itself
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            fds.append(fd)
+        return fds
 
     def read_file_state(self, page_size):
         try:
@@ -555,8 +565,8 @@ class Swapfile(object):
                                      % (to_text(backup, errors='surrogate_or_replace'), to_native(exc)))
             self.module.exit_json(**result)
         finally:
-            if lock is not None:
-                os.close(lock)
+            for fd in lock:
+                os.close(fd)
 
     def fail_rolled_back(self, exc):
         problems = self.roll_back()

@@ -75,3 +75,26 @@ def test_swapfile_created_twice_at_the_same_time(ext4, runner, root):
         assert sorted(os.listdir(host.directory)) == ['lost+found', 'swapfile']
         assert read(host.fstab) == ORIGINAL_FSTAB + line
         assert temporaries(os.path.dirname(host.fstab)) == []
+
+
+def test_swapfiles_in_two_directories_at_the_same_time_share_fstab(ext4, runner, root):
+    """Different directories, so different directory locks; both lines must still end up in fstab."""
+    mount_point = ext4(256)
+    hosts = []
+    for name in ('a', 'b'):
+        os.mkdir(os.path.join(mount_point, name))
+        hosts.append(SwapHost(os.path.join(mount_point, name), root, runner))
+    lines = set(('%s none swap sw 0 0' % host.path).encode() for host in hosts)
+    for dummy in range(ROUNDS):
+        for host in hosts:
+            if os.path.exists(host.path):
+                os.unlink(host.path)
+        write(hosts[0].fstab, ORIGINAL_FSTAB, 0o644)
+        # dd takes a while: both runs have read fstab before either writes it, unless serialised
+        processes = [host.start(size='16M', method='dd') for host in hosts]
+        for process in processes:
+            assert succeeded(runner.finish(process))['created']
+        fstab = read(hosts[0].fstab)
+        assert fstab.startswith(ORIGINAL_FSTAB + b'\r\n')
+        assert set(fstab[len(ORIGINAL_FSTAB) + 2:].split(b'\r\n')) == lines
+        assert temporaries(os.path.dirname(hosts[0].fstab)) == []
