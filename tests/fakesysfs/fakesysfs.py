@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A FUSE file system that serves lowmemorykiller's sysfs parameters for tests.
 
-    python3 fakesysfs.py [--autodetect] [--max-entries N] MOUNTPOINT
+    python3 fakesysfs.py [--android] [--max-entries N] [--vendor NAME=VALUE]...
+                         [--fail-write N:ERRNO]... [--read-only] [--store-instead NAME=VALUE]...
+                         MOUNTPOINT
 
 A directory of plain files is not sysfs: a write that does not truncate (systemd-tmpfiles'
 `w` lines) leaves old bytes behind there. Here, as in sysfs, every write(2) is one store of
@@ -14,6 +16,17 @@ It starts with the driver's defaults and keeps nothing on disk, so every start (
 of a test container) shows the defaults again, as the kernel does. Files are root:root 0644
 and the mount uses default_permissions: anyone may read, only root may write (EACCES).
 Under systemd (Type=notify) it reports READY=1 once mounted. SIGTERM or SIGINT unmounts.
+
+Kernels other than mainline, and kernels that misbehave, through the model's own hooks:
+  --android (or --autodetect)   Android's oom_adj autodetection: 0,1,6,12 written to adj reads 0,58,352,705
+  --vendor NAME=VALUE           one more parameter: Y or N (a bool), an integer, or integers joined by commas
+                                (an array), e.g. enable_adaptive_lmk=Y, vmpressure_file_min=81250
+  --fail-write N:ERRNO          the Nth write(2) to any parameter of this mount (counted from 1, failed
+                                ones included) fails with ERRNO (a name such as EINVAL, or a number)
+  --read-only                   every write fails with EROFS, as on a read-only sysfs: opening for writing
+                                already does
+  --store-instead NAME=VALUE    a write to NAME is accepted but NAME then shows VALUE
+The repeatable ones may be given more than once.
 
 Uses Debian's python3-pyfuse3 (libfuse 3), in Debian 12 and 13 alike.
 """
@@ -96,6 +109,8 @@ class ParametersFS(pyfuse3.Operations):
     async def setattr(self, inode, attr, fields, fh, ctx):
         """Truncation is accepted and ignored, as sysfs does; nothing else can change."""
         self.known(inode)
+        if self.model.read_only:
+            raise pyfuse3.FUSEError(errno.EROFS)
         if fields.update_mode or fields.update_uid or fields.update_gid:
             raise pyfuse3.FUSEError(errno.EPERM)
         return self.attributes(inode)
@@ -113,6 +128,9 @@ class ParametersFS(pyfuse3.Operations):
     async def open(self, inode, flags, ctx):
         if self.known(inode) == pyfuse3.ROOT_INODE:
             raise pyfuse3.FUSEError(errno.EISDIR)
+        # A read-only sysfs refuses the open for writing already, before any write(2).
+        if self.model.read_only and flags & os.O_ACCMODE != os.O_RDONLY:
+            raise pyfuse3.FUSEError(errno.EROFS)
         # direct_io: reads and writes bypass the page cache and reach the model every time,
         # so nothing written earlier can be read back from a stale cached page.
         return pyfuse3.FileInfo(fh=inode, direct_io=True, keep_cache=False)
@@ -148,10 +166,86 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('mountpoint', help='where to mount, e.g. /sys/module/lowmemorykiller/parameters; '
                                            'created when missing')
-    parser.add_argument('--autodetect', action='store_true',
+    parser.add_argument('--android', '--autodetect', dest='android', action='store_true',
                         help="behave like an Android kernel with oom_adj autodetection")
     parser.add_argument('--max-entries', type=int, default=6, help='size of the adj and minfree arrays (6)')
+    parser.add_argument('--vendor', action='append', default=[], type=vendor_param, metavar='NAME=VALUE',
+                        help='one more parameter: Y or N, an integer, or integers joined by commas')
+    parser.add_argument('--fail-write', action='append', default=[], type=failed_write, metavar='N:ERRNO',
+                        help='the Nth write (from 1) fails with ERRNO, a name such as EINVAL or a number')
+    parser.add_argument('--read-only', action='store_true', help='every write fails with EROFS')
+    parser.add_argument('--store-instead', action='append', default=[], type=name_and_text, metavar='NAME=VALUE',
+                        help='a write to NAME is accepted, but NAME then shows VALUE')
     return parser.parse_args(argv)
+
+
+def name_and_text(argument):
+    name, sep, text = argument.partition('=')
+    if not sep or not name or '/' in name or name in ('.', '..'):
+        raise argparse.ArgumentTypeError('%r is not NAME=VALUE with a file name as NAME' % argument)
+    return name, text
+
+
+def parse_value(shape, text):
+    """A value of the given shape ('array', 'scalar' or 'bool') from its text; ValueError when it is not one."""
+    if shape == 'bool':
+        if text not in ('Y', 'N'):
+            raise ValueError('%r is not Y or N' % text)
+        return text == 'Y'
+    try:
+        numbers = [int(element, 0) for element in text.split(',')] if text else []
+    except ValueError:
+        raise ValueError('%r is not an integer or integers joined by commas' % text)
+    if shape == 'array':
+        return numbers
+    if len(numbers) != 1:
+        raise ValueError('%r is not one integer' % text)
+    return numbers[0]
+
+
+def vendor_param(argument):
+    """NAME=VALUE as a parameter definition of the kernel model: (name, (shape, type, value))."""
+    name, text = name_and_text(argument)
+    shape = 'bool' if text in ('Y', 'N') else 'array' if ',' in text else 'scalar'
+    try:
+        value = parse_value(shape, text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError('%s: %s' % (name, exc))
+    return name, (shape, None if shape == 'bool' else 'int', value)
+
+
+def failed_write(argument):
+    number, sep, code = argument.partition(':')
+    try:
+        number = int(number)
+        code = int(code) if code.isdigit() else getattr(errno, code)
+    except (ValueError, AttributeError):
+        number = code = None
+    if not sep or not number or number < 1 or not code or code not in errno.errorcode:
+        raise argparse.ArgumentTypeError('%r is not N:ERRNO (a write number from 1 and an errno such as EINVAL '
+                                         'or 22)' % argument)
+    return number, code
+
+
+def build_model(kernel_model, directory, args):
+    """The kernel model with the command line's parameters and faults; SystemExit(2) on a bad value."""
+    vendor = dict(args.vendor)
+    clashes = sorted(set(vendor) & set(kernel_model.DEFAULTS))
+    if clashes:
+        raise SystemExit('fakesysfs: --vendor %s: the driver has this parameter already' % ', '.join(clashes))
+    model = kernel_model.KernelModel(directory, autodetect=args.android, max_entries=args.max_entries,
+                                     vendor=vendor)
+    model.fail_write = dict(args.fail_write)
+    model.read_only = args.read_only
+    for name, text in args.store_instead:
+        if name not in model.params:
+            raise SystemExit('fakesysfs: --store-instead %s: no such parameter (%s)'
+                             % (name, ', '.join(sorted(model.params))))
+        try:
+            model.store_instead[name] = parse_value(model.params[name][0], text)
+        except ValueError as exc:
+            raise SystemExit('fakesysfs: --store-instead %s: %s' % (name, exc))
+    return model
 
 
 def main(argv=None):
@@ -161,8 +255,7 @@ def main(argv=None):
     # Not in /tmp: systemd-tmpfiles-setup.service empties /tmp at boot, after this has started.
     scratch = tempfile.mkdtemp(prefix='lowmem-fakesysfs.', dir='/run' if os.path.isdir('/run') else None)
     try:
-        model = kernel_model.KernelModel(os.path.join(scratch, 'parameters'), autodetect=args.autodetect,
-                                         max_entries=args.max_entries)
+        model = build_model(kernel_model, os.path.join(scratch, 'parameters'), args)
         if not os.path.isdir(args.mountpoint):
             os.makedirs(args.mountpoint)
         options = set(pyfuse3.default_options)

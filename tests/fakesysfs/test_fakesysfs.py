@@ -2,126 +2,22 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fake sysfs mounted on the host: it must behave as the kernel's parameter files do.
 
-Needs root, /dev/fuse and an interpreter with Debian's python3-pyfuse3 (FAKESYSFS_PYTHON,
-default /usr/bin/python3); without them the tests are skipped with the reason, unless
-LOWMEM_FAKESYSFS_REQUIRED=1 (set by `make fakesysfs`), where they fail instead.
+The server and its prerequisites: conftest.py.
 """
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import errno
-import functools
 import os
 import stat
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
-SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fakesysfs.py')
-FUSE_PYTHON = os.environ.get('FAKESYSFS_PYTHON', '/usr/bin/python3')
 DEFAULTS = {'adj': '0,1,6,12\n', 'cost': '32\n', 'debug_level': '1\n', 'minfree': '1536,2048,4096,16384\n'}
 NOBODY = 65534
-
-
-@functools.lru_cache(maxsize=None)
-def missing_requirement():
-    if os.geteuid() != 0:
-        return 'mounting a FUSE file system with allow_other needs root'
-    if not os.path.exists('/dev/fuse'):
-        return '/dev/fuse does not exist'
-    try:
-        found = subprocess.call([FUSE_PYTHON, '-c', 'import pyfuse3, trio'], stderr=subprocess.DEVNULL) == 0
-    except OSError:
-        found = False
-    if not found:
-        return '%s cannot import pyfuse3 (Debian: apt-get install fuse3 python3-pyfuse3)' % FUSE_PYTHON
-    return None
-
-
-def _skip_or_fail():
-    reason = missing_requirement()
-    if reason and os.environ.get('LOWMEM_FAKESYSFS_REQUIRED') == '1':
-        pytest.fail('LOWMEM_FAKESYSFS_REQUIRED=1 but ' + reason, pytrace=False)
-    if reason:
-        pytest.skip(reason)
-
-
-class Mount(object):
-    """The server running in a subprocess, mounted at a temporary directory."""
-
-    def __init__(self, path, *options):
-        self.path = str(path)
-        self.options = list(options)
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen([FUSE_PYTHON, SERVER] + self.options + [self.path])
-        deadline = time.monotonic() + 15
-        while not os.path.ismount(self.path):
-            if self.process.poll() is not None:
-                raise AssertionError('fakesysfs exited with %d before mounting' % self.process.returncode)
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError('fakesysfs did not mount %s within 15 s' % self.path)
-            time.sleep(0.02)
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        finally:
-            if os.path.ismount(self.path):
-                subprocess.call(['fusermount3', '-u', self.path])
-        assert self.process.returncode == 0, 'fakesysfs exited with %d' % self.process.returncode
-        assert not os.path.ismount(self.path)
-
-    def file(self, name):
-        return os.path.join(self.path, name)
-
-    def read(self, name):
-        with open(self.file(name)) as f:
-            return f.read()
-
-    def write(self, name, data, truncate=True):
-        """One write(2), like `echo VALUE > FILE` (truncate) or systemd-tmpfiles' `w` lines (not)."""
-        flags = os.O_WRONLY | (os.O_TRUNC if truncate else 0)
-        fd = os.open(self.file(name), flags)
-        try:
-            return os.write(fd, data.encode('ascii'))
-        finally:
-            os.close(fd)
-
-    def failed_write(self, name, data):
-        with pytest.raises(OSError) as caught:
-            self.write(name, data)
-        return caught.value.errno
-
-
-@pytest.fixture
-def mount_dir():
-    """A directory others may traverse (pytest's tmp_path is 0700), so uid 65534 reaches the mount."""
-    _skip_or_fail()
-    path = tempfile.mkdtemp(prefix='fakesysfs-test.')
-    os.chmod(path, 0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
-
-
-@pytest.fixture
-def sysfs(mount_dir):
-    mount = Mount(os.path.join(mount_dir, 'parameters'))
-    mount.start()
-    try:
-        yield mount
-    finally:
-        mount.stop()
 
 
 def test_starts_with_the_driver_defaults_as_root_owned_0644_files(sysfs):
@@ -233,11 +129,121 @@ def test_a_restart_shows_the_defaults_again_like_a_reboot(sysfs):
     assert dict((name, sysfs.read(name)) for name in DEFAULTS) == DEFAULTS
 
 
-def test_android_autodetection_converts_adj(mount_dir):
-    mount = Mount(os.path.join(mount_dir, 'android'), '--autodetect')
-    mount.start()
-    try:
-        mount.write('adj', '0,1,6,12')
-        assert mount.read('adj') == '0,58,352,705\n'
-    finally:
-        mount.stop()
+# -- Android's oom_adj autodetection (--android; --autodetect is the older name) --------
+
+@pytest.mark.parametrize('option', ['--android', '--autodetect'])
+def test_android_autodetection_converts_oom_adj_values(mounted, option):
+    android = mounted(option)
+    android.write('adj', '0,1,6,12')
+    assert android.read('adj') == '0,58,352,705\n'
+    android.write('adj', '0,15')
+    assert android.read('adj') == '0,1000\n'
+    # Already oom_score_adj values (last one above 15): stored as written.
+    android.write('adj', '0,58,352,705')
+    assert android.read('adj') == '0,58,352,705\n'
+    # minfree is never converted.
+    android.write('minfree', '1,2,3')
+    assert android.read('minfree') == '1,2,3\n'
+
+
+def test_android_autodetection_also_converts_what_a_failed_write_stored(mounted):
+    android = mounted('--android')
+    assert android.failed_write('adj', '1,2,x') == errno.EINVAL
+    assert android.read('adj') == '58,117\n'
+
+
+def test_mainline_does_not_convert(sysfs):
+    sysfs.write('adj', '0,1,6,12')
+    assert sysfs.read('adj') == '0,1,6,12\n'
+
+
+# -- vendor parameters (--vendor NAME=VALUE) -----------------------------------------------
+
+VENDOR = ['--vendor', 'enable_adaptive_lmk=Y', '--vendor', 'vmpressure_file_min=81250',
+          '--vendor', 'lmk_fast_run=0', '--vendor', 'adj_table=1,2,3']
+
+
+def test_vendor_parameters_are_files_with_their_values(mounted):
+    vendor = mounted(*VENDOR)
+    assert vendor.texts() == dict(DEFAULTS, enable_adaptive_lmk='Y\n', vmpressure_file_min='81250\n',
+                                  lmk_fast_run='0\n', adj_table='1,2,3\n')
+    for name in ('enable_adaptive_lmk', 'vmpressure_file_min'):
+        st = os.stat(vendor.file(name))
+        assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o644, 0), name
+
+
+def test_vendor_parameters_are_written_like_the_kernel_does(mounted):
+    vendor = mounted(*VENDOR)
+    vendor.write('enable_adaptive_lmk', 'N\n')
+    assert vendor.read('enable_adaptive_lmk') == 'N\n'
+    vendor.write('enable_adaptive_lmk', '1')
+    assert vendor.read('enable_adaptive_lmk') == 'Y\n'
+    assert vendor.failed_write('enable_adaptive_lmk', 'maybe') == errno.EINVAL
+    assert vendor.read('enable_adaptive_lmk') == 'Y\n'
+    vendor.write('vmpressure_file_min', '0x10')
+    assert vendor.read('vmpressure_file_min') == '16\n'
+    assert vendor.failed_write('vmpressure_file_min', '1,2') == errno.EINVAL
+    vendor.write('adj_table', '7')
+    assert vendor.read('adj_table') == '7\n'
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--vendor', 'minfree=1'], 'the driver has this parameter already'),
+    (['--vendor', 'vmpressure_file_min=lots'], 'is not an integer'),
+    (['--vendor', 'table=1,x'], 'integers joined by commas'),
+    (['--vendor', 'no_value'], 'is not NAME=VALUE'),
+    (['--vendor', '../escape=1'], 'is not NAME=VALUE'),
+    (['--fail-write', '0:EINVAL'], 'is not N:ERRNO'),
+    (['--fail-write', '2:ENOTANERRNO'], 'is not N:ERRNO'),
+    (['--fail-write', '2'], 'is not N:ERRNO'),
+    (['--store-instead', 'nosuch=1'], 'no such parameter'),
+    (['--store-instead', 'cost=1,2'], 'is not one integer'),
+])
+def test_bad_options_are_refused_before_mounting(server_command, tmp_path, arguments, message):
+    mountpoint = tmp_path / 'not-mounted'
+    process = subprocess.run(server_command + arguments + [str(mountpoint)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
+    assert process.returncode != 0
+    assert message in process.stderr, process.stderr
+    assert not os.path.ismount(str(mountpoint))
+
+
+# -- fault injection ---------------------------------------------------------------------
+
+def test_fail_write_fails_exactly_the_nth_writes_and_stores_nothing(mounted):
+    faulty = mounted('--fail-write', '2:EINVAL', '--fail-write', '4:28')
+    assert faulty.write('adj', '0,900') == 5                   # write 1
+    assert faulty.failed_write('minfree', '100,200') == errno.EINVAL  # write 2
+    assert faulty.read('minfree') == DEFAULTS['minfree']
+    faulty.write('cost', '16')                                 # write 3
+    assert faulty.failed_write('cost', '8') == errno.ENOSPC    # write 4, errno given as a number
+    assert faulty.read('cost') == '16\n'
+    faulty.write('minfree', '100,200')                         # write 5: faults are one-off
+    assert faulty.texts() == dict(DEFAULTS, adj='0,900\n', minfree='100,200\n', cost='16\n')
+
+
+def test_read_only_refuses_opening_for_writing_and_truncating(mounted):
+    frozen = mounted('--read-only')
+    for flags in (os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC):
+        with pytest.raises(OSError) as caught:
+            os.close(os.open(frozen.file('adj'), flags))
+        assert caught.value.errno == errno.EROFS
+    with pytest.raises(OSError) as caught:
+        os.truncate(frozen.file('minfree'), 0)
+    assert caught.value.errno == errno.EROFS
+    assert frozen.texts() == DEFAULTS
+
+
+def test_store_instead_accepts_a_write_that_then_reads_back_different(mounted):
+    liar = mounted('--vendor', 'enable_adaptive_lmk=Y', '--store-instead', 'minfree=42',
+                   '--store-instead', 'enable_adaptive_lmk=Y', '--store-instead', 'adj=')
+    assert liar.read('minfree') == DEFAULTS['minfree']  # until a write
+    assert liar.write('minfree', '1\n') == 2
+    assert liar.read('minfree') == '42\n'
+    liar.write('enable_adaptive_lmk', 'N')
+    assert liar.read('enable_adaptive_lmk') == 'Y\n'
+    liar.write('adj', '9999')
+    assert liar.read('adj') == '\n'
+    # Other parameters are stored as written.
+    liar.write('cost', '16')
+    assert liar.read('cost') == '16\n'
