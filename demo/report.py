@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Print the demo's BEFORE or AFTER from lowmem.hardening.lowmemorykiller_info's result.
+
+    ansible droplet -m lowmem.hardening.lowmemorykiller_info -a sources=files | python3 report.py before|after [--check]
+
+Reads the ad hoc output (``HOST | SUCCESS => {json}``) on stdin. With --check it also verifies that the host
+is what the demo says it is (the story's kill found; defaults before; disabled and persisted after) and exits 1
+naming each expectation that failed: `make demo-check` uses it.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import sys
+import textwrap
+
+KIB = 1024
+MIB = 1024 * KIB
+WIDTH = 110
+DEFAULTS = {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384], 'cost': 32, 'debug_level': 1}
+# The kill record of the story, as demo/droplet/kern.log holds it.
+STORY_KILL = {'killer': 'lowmemorykiller', 'pid': 17651, 'comm': 'site-build', 'adj': 0}
+
+
+def size(nbytes):
+    unit, name = (MIB, 'MiB') if nbytes >= MIB else (KIB, 'KiB')
+    text = '%.1f' % (nbytes / float(unit))
+    return '%s %s' % (text[:-2] if text.endswith('.0') else text, name)
+
+
+def percent(nbytes, total):
+    if not total:
+        return '?% of RAM'
+    value = 100.0 * nbytes / total
+    return ('<0.1' if 0 < value < 0.05 else '%.1f' % value) + '% of RAM'
+
+
+def parse_adhoc(text):
+    """The result dict from the ad hoc output, or exit naming what went wrong."""
+    head, sep, body = text.partition(' => ')
+    if not sep or '| SUCCESS' not in head:
+        sys.exit('lowmemorykiller_info did not succeed:\n' + text)
+    return json.loads(body)
+
+
+def selecting_row(table, adj):
+    """The row of the threshold table from which a process with this adj is a candidate.
+
+    The driver takes the first row (lowest minfree) that free memory and file cache are both below, and
+    kills processes whose oom_score_adj is at least that row's adj. A process with `adj` is therefore a
+    candidate below the highest minfree whose adj is <= its own; None when no row selects it.
+    """
+    rows = [row for row in table if row['adj'] <= adj]
+    return max(rows, key=lambda row: row['minfree_pages']) if rows else None
+
+
+def show(facts, when):
+    memory = facts['memory']
+    total = memory['mem_total_bytes']
+    table = facts['thresholds']
+    lines = ['%s  (lowmem.hardening.lowmemorykiller_info, read-only)' % when.upper()]
+    add = lines.append
+    add('  RAM             %s (MemTotal as the modules read it)' % (size(total) if total else 'unknown'))
+    if not facts['present']:
+        add('  lowmemorykiller not present at %s' % facts['path'])
+    elif facts['disabled']:
+        add('  lowmemorykiller disabled, no process can be selected: adj %s, minfree %s'
+            % (','.join(str(a) for a in facts['params'].get('adj', [])),
+               ', '.join('%d page%s (%s)' % (row['minfree_pages'], '' if row['minfree_pages'] == 1 else 's',
+                                             size(row['minfree_bytes'])) for row in table) or 'none'))
+    else:
+        add('  lowmemorykiller active: below a threshold of free memory and file cache, it kills processes with')
+        add('                  oom_score_adj >= the threshold\'s adj')
+        for row in table:
+            add('                  %8s  %6d pages  %15s  adj >= %d'
+                % (size(row['minfree_bytes']), row['minfree_pages'], percent(row['minfree_bytes'], total), row['adj']))
+    mechanisms = facts['persist']['mechanisms']
+    if not mechanisms:
+        add('  persistence     none: values set now would be lost at the next boot')
+    for mechanism in mechanisms:
+        add('  persistence     %s: %s (%s, %s the kernel)'
+            % (mechanism['method'], mechanism['file'],
+               'written by lowmem.hardening' if mechanism['managed'] else 'not written by lowmem.hardening',
+               'matches' if mechanism['matches'] else 'DIFFERS from'))
+    swaps = ', '.join('%s %s' % (s['filename'], size(s['size_bytes'])) for s in memory['swaps'])
+    # Swap is kernel-wide: in a container, /proc/swaps lists the host's.
+    add('  swap active     %s' % ('%s (the host kernel\'s)' % swaps if swaps else 'none'))
+    logs = ', '.join(log['source'] if len(facts['logs']) == 1 else '%s (%d)' % (log['source'], log['kills'])
+                     for log in facts['logs'])
+    add('  kills found     %d, in %s' % (len(facts['kills']), logs or 'no log'))
+    for kill in facts['kills']:
+        add('                  %s %s killed %s (pid %s), adj %s, %s'
+            % (kill['time'], kill['killer'], kill['comm'], kill['pid'], kill['adj'],
+               size(kill['rss_kb'] * KIB) if kill['rss_kb'] is not None else 'size unknown'))
+        if kill['killer'] != 'lowmemorykiller' or kill['adj'] is None or not facts['present']:
+            continue
+        row = selecting_row(table, kill['adj'])
+        if row is None:
+            add('                  no current threshold selects adj %d: lowmemorykiller can no longer kill it' % kill['adj'])
+        else:
+            add('                  possible below %s (%d pages, %s): the highest threshold with adj <= %d'
+                % (size(row['minfree_bytes']), row['minfree_pages'], percent(row['minfree_bytes'], total), kill['adj']))
+    warnings = [f for f in facts['findings'] if f['severity'] == 'warning']
+    if not warnings:
+        add('  warnings        none')
+    for finding in warnings:
+        lines.extend(textwrap.wrap('%s: %s' % (finding['code'], finding['message']), width=WIDTH,
+                                   initial_indent='  warning         ', subsequent_indent=' ' * 18))
+    return lines
+
+
+def failed_expectations(facts, when):
+    """What is not as the demo tells it: [description]."""
+    failed = []
+
+    def expect(condition, description):
+        if not condition:
+            failed.append(description)
+
+    expect(facts['present'], 'the fake lowmemorykiller sysfs is mounted')
+    expect(facts['memory']['mem_total_bytes'] == 512 * MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
+    kills = [k for k in facts['kills'] if all(k[key] == value for key, value in STORY_KILL.items())]
+    expect(len(kills) == 1 and kills[0]['source'] == '/var/log/kern.log', "the story's kill is found once in kern.log")
+    if when == 'before':
+        expect(facts['params'] == DEFAULTS, "the driver's defaults: %r" % DEFAULTS)
+        expect(not facts['persist']['mechanisms'], 'nothing persists the values')
+        expect(selecting_row(facts['thresholds'], 0) is not None and selecting_row(facts['thresholds'], 0)['minfree_pages'] == 1536,
+               'adj 0 is selected below 1536 pages')
+    else:
+        expect(facts['params'].get('adj') == [9999] and facts['params'].get('minfree') == [1], 'adj 9999, minfree 1')
+        expect(facts['disabled'] is True, 'the driver is disabled')
+        expect([(m['method'], m['managed'], m['matches']) for m in facts['persist']['mechanisms']]
+               == [('tmpfiles', True, True)], 'one tmpfiles file, written by lowmem.hardening, matching the kernel')
+        expect(selecting_row(facts['thresholds'], 0) is None, 'no threshold selects adj 0')
+    return failed
+
+
+def main(argv):
+    if len(argv) not in (2, 3) or argv[1] not in ('before', 'after') or argv[2:] not in ([], ['--check']):
+        sys.exit('usage: report.py before|after [--check] < ad hoc output of lowmemorykiller_info')
+    when = argv[1]
+    facts = parse_adhoc(sys.stdin.read())['lowmemorykiller']
+    print('\n'.join(show(facts, when)))
+    if argv[2:] == ['--check']:
+        failed = failed_expectations(facts, when)
+        for description in failed:
+            print('demo-check %s: NOT as expected: %s' % (when, description), file=sys.stderr)
+        return 1 if failed else 0
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
