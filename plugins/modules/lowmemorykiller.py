@@ -595,7 +595,12 @@ class LowMemoryKiller(object):
         with os.fdopen(fd, 'w') as f:
             json.dump(state, f, indent=2, sort_keys=True)
         os.chmod(tmp, 0o600)
-        self.module.atomic_move(tmp, STATE_FILE)
+        # atomic_move gives a new file 0666 & ~umask: keep the state file 0600 at every instant.
+        umask = os.umask(0o077)
+        try:
+            self.module.atomic_move(tmp, STATE_FILE)
+        finally:
+            os.umask(umask)
         os.chmod(STATE_FILE, 0o600)
 
     def summary(self, writes, file_changes):

@@ -459,3 +459,18 @@ def test_a_second_run_waits_for_the_lock(host):
         timer.join()
         os.close(fd)
     assert result['changed'] is True and host.texts()['adj'] == '9999\n'
+
+
+def test_state_file_is_never_readable_by_others(host, monkeypatch):
+    """atomic_move gives new files 0666 & ~umask: the state file must be 0600 the moment it appears."""
+    from ansible.module_utils.basic import AnsibleModule
+    seen = []
+    real_move = AnsibleModule.atomic_move
+
+    def move_and_look(self, src, dest, *args, **kwargs):
+        real_move(self, src, dest, *args, **kwargs)
+        if dest == host.state_file:
+            seen.append(stat.S_IMODE(os.stat(dest).st_mode))
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', move_and_look)
+    host.run(state='disabled', persist='none')
+    assert seen and set(seen) == set([0o600])
