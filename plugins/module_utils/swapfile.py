@@ -72,6 +72,7 @@ Host = collections.namedtuple('Host', [
     'mem_available',  # bytes
     'free',           # bytes a new file may use (stale temporaries counted as free)
     'directory_exists',
+    'directory_writers',  # who besides root may create files in the directory: '' when nobody
     'mount',          # Mount of the swapfile's directory, or None if unknown
     'file',           # FileState
     'swap',           # SwapEntry when path is active, else None
@@ -233,6 +234,18 @@ def filesystem_refusal(mount):
     return None
 
 
+def directory_writers(mode, uid):
+    """Who besides root may create files in a directory with this mode and owner ('' when nobody)."""
+    writers = []
+    if uid != 0 and mode & 0o200:
+        writers.append('its owner (uid %d)' % uid)
+    if mode & 0o020:
+        writers.append('its group')
+    if mode & 0o002:
+        writers.append('everyone')
+    return ' and '.join(writers)
+
+
 def fill_method(method, fstype):
     """-> (how, nocow): how is 'fallocate' or 'zeros'."""
     nocow = fstype in NOCOW_FILESYSTEMS
@@ -366,6 +379,10 @@ def plan(request, host):
 
     if not host.directory_exists:
         raise SwapfileError('path: the directory of %s does not exist' % path)
+    if host.directory_writers:
+        # Others could plant a file with a swap signature there, or swap one for a symlink.
+        raise SwapfileError('path: the directory of %s is writable by %s; choose a directory only root can '
+                            'write to, such as / or /var' % (path, host.directory_writers))
     refusal = filesystem_refusal(host.mount)
     if refusal:
         raise SwapfileError('path: %s %s; choose a path on a local disk filesystem (ext4, xfs, btrfs, ...)' % (path, refusal))

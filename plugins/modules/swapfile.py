@@ -196,6 +196,7 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     MIB,
     Request,
     SwapfileError,
+    directory_writers,
     fill_method,
     has_swap_signature,
     memory_available,
@@ -329,9 +330,11 @@ class Swapfile(object):
         page_size = os.sysconf('SC_PAGE_SIZE')
         meminfo = parse_meminfo(to_text(_read(MEMINFO_PATH), errors='surrogate_or_replace'))
         directory_exists = os.path.isdir(self.b_directory)
-        free, stale, mount = 0, [], None
+        free, stale, mount, writers = 0, [], None, ''
         b_real = self.b_path
         if directory_exists:
+            st_dir = os.stat(self.b_directory)
+            writers = directory_writers(stat.S_IMODE(st_dir.st_mode), st_dir.st_uid)
             vfs = os.statvfs(self.b_directory)
             free = vfs.f_bavail * vfs.f_frsize
             for b_name in sorted(os.listdir(self.b_directory)):
@@ -352,6 +355,7 @@ class Swapfile(object):
             mem_available=memory_available(meminfo),
             free=free,
             directory_exists=directory_exists,
+            directory_writers=writers,
             mount=mount,
             file=self.read_file_state(page_size),
             swap=swaps.get(b_real) or swaps.get(self.b_path),

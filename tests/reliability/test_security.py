@@ -44,11 +44,14 @@ def plugin_files():
 
 
 def group_owned_setgid(directory):
-    """A directory whose group is not root's and which hands its group down (setgid)."""
+    """A directory whose group is not root's and which hands its group down (setgid).
+
+    Not group-writable: the swapfile module refuses directories others can write to.
+    """
     if not os.path.isdir(directory):
         os.makedirs(directory)
     os.chown(directory, 0, NOGROUP)
-    os.chmod(directory, 0o2775)
+    os.chmod(directory, 0o2755)
 
 
 def owner_and_mode(path):

@@ -18,6 +18,7 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     SwapEntry,
     SwapfileError,
     auto_size,
+    directory_writers,
     filesystem_refusal,
     fill_method,
     format_size,
@@ -293,7 +294,7 @@ def swapfile_state(size, mode=0o600, uid=0, is_swap=True):
 
 def host(**changes):
     values = dict(page_size=PAGE, mem_total=GIB, mem_available=GIB, free=10 * GIB, directory_exists=True,
-                  mount=Mount(b'/', 'ext4', ['rw']), file=MISSING, swap=None, fstab=b'# fstab\n', stale=[])
+                  directory_writers='', mount=Mount(b'/', 'ext4', ['rw']), file=MISSING, swap=None, fstab=b'# fstab\n', stale=[])
     values.update(changes)
     return Host(**values)
 
@@ -411,3 +412,22 @@ def test_plan_refusals_name_the_parameter(changes, req, param, words):
 def test_plan_margin_is_exact():
     assert plan(request(), host(free=GIB + SPACE_MARGIN)).write_size == GIB
     assert plan(request(size=10 * PAGE), host()).write_size == 10 * PAGE
+
+
+@pytest.mark.parametrize('mode, uid, writers', [
+    (0o755, 0, ''),
+    (0o700, 0, ''),
+    (0o1777, 0, 'its group and everyone'),
+    (0o775, 0, 'its group'),
+    (0o755, 1000, 'its owner (uid 1000)'),
+    (0o757, 1000, 'its owner (uid 1000) and everyone'),
+    (0o555, 1000, ''),
+])
+def test_directory_writers(mode, uid, writers):
+    assert directory_writers(mode, uid) == writers
+
+
+def test_plan_refuses_a_directory_others_can_write():
+    with pytest.raises(SwapfileError) as exc:
+        plan(request(path='/tmp/swapfile'), host(directory_writers='everyone'))
+    assert str(exc.value).startswith('path: the directory of /tmp/swapfile is writable by everyone')
