@@ -386,7 +386,8 @@ def effective_table(values, page_size, mem_total_bytes=None):
         table.append({
             'minfree_pages': pages,
             'minfree_bytes': nbytes,
-            'minfree_percent': round(100.0 * nbytes / mem_total_bytes, 2) if mem_total_bytes else None,
+            # three significant digits: one page of 512 MiB is 0.000763%, not 0
+            'minfree_percent': float('%.3g' % (100.0 * nbytes / mem_total_bytes)) if mem_total_bytes else None,
             'adj': score,
         })
     return table

@@ -174,7 +174,7 @@ thresholds:
       description: The threshold in bytes.
       type: int
     minfree_percent:
-      description: The threshold in % of MemTotal, or null when MemTotal is unknown.
+      description: The threshold in % of MemTotal to three significant digits, or null when MemTotal is unknown.
       type: float
     adj:
       description: The lowest oom_score_adj that is a candidate below this threshold.

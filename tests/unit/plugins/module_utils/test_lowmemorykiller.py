@@ -287,6 +287,7 @@ def test_effective_table_is_the_shorter_array():
         {'minfree_pages': 16384, 'minfree_bytes': 64 * MIB, 'minfree_percent': 12.5, 'adj': 1},
     ]
     assert lmk.effective_table({'adj': [0], 'minfree': [1]}, PAGE, None)[0]['minfree_percent'] is None
+    assert lmk.effective_table({'adj': [9999], 'minfree': [1]}, PAGE, RAM_512M)[0]['minfree_percent'] == 0.000763
 
 
 @pytest.mark.parametrize('values, disabled', [

@@ -94,7 +94,7 @@ def test_disable_then_idempotent(host):
     assert result['after'] == {'adj': [9999], 'minfree': [1], 'cost': 32, 'debug_level': 1}
     assert result['disabled'] is True
     assert result['thresholds'] == [{'minfree_pages': 1, 'minfree_bytes': result['page_size'],
-                                     'minfree_percent': round(100.0 * result['page_size'] / (512 << 20), 2),
+                                     'minfree_percent': float('%.3g' % (100.0 * result['page_size'] / (512 << 20))),
                                      'adj': 9999}]
     assert result['persist'] == {'method': 'tmpfiles', 'file': host.files['tmpfiles']}
     assert host.read('tmpfiles').splitlines()[2:] == ['w %s/adj - - - - 9999' % host.params,
