@@ -5,9 +5,14 @@
 # jobs of /etc/cron.d at every start. molecule/resources/create.yml gives such
 # a container a tmpfs on /run, so cron's once-per-boot marker is gone after
 # `podman restart`, as after a real reboot.
+#   boot-cron.sh [FAKESYSFS_OPTION...]   options for fakesysfs.py, e.g. --android
+#   boot-cron.sh --no-lmk                a kernel without the driver: cron only
 set -eu
 mount=/sys/module/lowmemorykiller/parameters
-/usr/bin/python3 /opt/lowmem-hardening/tests/fakesysfs/fakesysfs.py "$mount" &
+if [ "${1:-}" = --no-lmk ]; then
+    exec cron -f
+fi
+/usr/bin/python3 /opt/lowmem-hardening/tests/fakesysfs/fakesysfs.py "$@" "$mount" &
 tries=0
 until mountpoint -q "$mount"; do
     tries=$((tries + 1))
