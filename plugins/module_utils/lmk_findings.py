@@ -8,6 +8,7 @@ The module reads files and commands and hands their text here; everything here i
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import json
 import os
 import re
 import shlex
@@ -26,6 +27,9 @@ DEFAULT_ADJ = ([0, 1, 6, 12], [0, 58, 352, 705])
 
 KILLER_NAMES = ('lmkd', 'earlyoom', 'systemd-oomd', 'nohang')
 SEVERITIES = ('warning', 'info')
+# Where the threshold behind a lowmemorykiller kill was read: the kill record itself, the values
+# lowmem.hardening.lowmemorykiller saved before it first changed them, or the values the kernel shows now.
+KILL_TABLES = ('record', 'original', 'current')
 
 
 # ---------------------------------------------------------------------------
@@ -142,6 +146,64 @@ def persist_summary(mechanisms, runtime):
 
 
 # ---------------------------------------------------------------------------
+# The threshold behind a lowmemorykiller kill
+
+# 4.9 and later print the row that selected the victim; its limit is minfree * PAGE_SIZE / 1024.
+_RECORD_LIMIT = re.compile(r'\bcache \d+kB is below limit (?P<kb>\d+)kB for oom_score_adj (?P<adj>-?\d+)')
+
+
+def original_params(state_text, path):
+    """The values lowmem.hardening.lowmemorykiller saved for `path` before it first changed them, or None.
+
+    state_text: its state file, ``{"paths": {PATH: {"original": {name: text as read}, ...}}}``.
+    """
+    try:
+        state = json.loads(state_text)
+    except ValueError:
+        return None
+    paths = state.get('paths') if isinstance(state, dict) else None
+    entry = paths.get(path.rstrip('/') or '/') if isinstance(paths, dict) else None
+    texts = entry.get('original') if isinstance(entry, dict) else None
+    if not isinstance(texts, dict) or not all(isinstance(text, str) for text in texts.values()):
+        return None
+    return parse_param_texts(texts)
+
+
+def kill_threshold(kill, current, original, page_size, mem_total_bytes):
+    """The threshold below which a lowmemorykiller kill became possible, or None.
+
+    A `thresholds` row ({minfree_pages, minfree_bytes, minfree_mib, minfree_percent, adj}) plus `table`,
+    one of KILL_TABLES. A record that prints its limit (4.9 and later) names the row that selected the
+    victim. Otherwise the driver, at the first row (ascending) whose minfree both free memory and file
+    cache are below, makes every process with oom_score_adj >= that row's adj a candidate: a process
+    with adj A is one below the highest minfree whose adj is <= A. The table is `original` (the values
+    from before this collection changed them, in force when the logged kills were made) when saved,
+    else `current`; the row's fields are None when no row of that table selects A.
+
+    current: the parameters the kernel shows now, or None without the driver; original: original_params'.
+    None for other killers' kills, and when neither the record nor a table tells.
+    """
+    if kill.get('killer') != 'lowmemorykiller':
+        return None
+    limit = _RECORD_LIMIT.search('\n'.join(kill.get('lines') or []))
+    if limit:
+        pages = int(limit.group('kb')) * 1024 // page_size
+        row = thresholds({'minfree': [pages], 'adj': [int(limit.group('adj'))]}, page_size, mem_total_bytes)[0]
+        return dict(row, table='record')
+    if kill.get('adj') is None:
+        return None
+    for table, params in (('original', original), ('current', current)):
+        if not params or not isinstance(params.get('adj'), list) or not isinstance(params.get('minfree'), list):
+            continue
+        rows = [row for row in thresholds(params, page_size, mem_total_bytes) if row['adj'] <= kill['adj']]
+        if not rows:
+            return {'minfree_pages': None, 'minfree_bytes': None, 'minfree_mib': None, 'minfree_percent': None,
+                    'adj': None, 'table': table}
+        return dict(max(rows, key=lambda row: row['minfree_pages']), table=table)
+    return None
+
+
+# ---------------------------------------------------------------------------
 # Other killers
 
 def earlyoom_thresholds(argv):
@@ -243,8 +305,9 @@ def _percent(value):
 def assess(facts):
     """Findings [{severity, code, message}] for a host, warnings first.
 
-    facts: {present, path, params, thresholds, disabled, memory, killers, persist, kills,
-    init_oom_score_adj, unreadable}, as the module returns them (missing keys mean unknown).
+    facts: {present, path, params, thresholds, disabled, memory, killers, persist, kills, page_size,
+    init_oom_score_adj, original_params (original_params'), unreadable}, as the module returns them
+    (missing keys mean unknown).
     """
     findings = []
     memory = facts.get('memory') or {}
@@ -277,7 +340,7 @@ def assess(facts):
             'Several memory killers are active (%s): each acts on its own thresholds, and whichever is '
             'reached first kills.' % ', '.join(active))))
 
-    findings.extend(_kill_findings(facts.get('kills') or []))
+    findings.extend(_kill_findings(facts))
     unreadable = facts.get('unreadable') or []
     if unreadable:
         findings.append(_finding('info', 'unreadable', (
@@ -375,7 +438,8 @@ def _killer_message(killer):
     return '%s is running (pid %s): %s.' % (name, ', '.join(str(p) for p in killer.get('pids') or []) or '?', what)
 
 
-def _kill_findings(kills):
+def _kill_findings(facts):
+    kills = facts.get('kills') or []
     if not kills:
         return []
     counts = {}
@@ -383,12 +447,41 @@ def _kill_findings(kills):
         counts[kill['killer']] = counts.get(kill['killer'], 0) + 1
     newest = kills[-1]
     victim = newest['comm'] or newest['cgroup'] or 'a process'
+    threshold = None
+    if facts.get('page_size'):
+        threshold = kill_threshold(newest, facts.get('params') if facts.get('present') else None,
+                                   facts.get('original_params'), facts['page_size'],
+                                   (facts.get('memory') or {}).get('mem_total_bytes'))
     return [_finding('warning', 'kills_found', (
-        '%d memory-pressure kill%s found in the logs (%s); the newest: %s killed %s%s at %s.'
+        '%d memory-pressure kill%s found in the logs (%s); the newest: %s killed %s%s at %s%s.'
         % (len(kills), '' if len(kills) == 1 else 's',
            ', '.join('%s %d' % item for item in sorted(counts.items())),
            newest['killer'], victim, ' (pid %d)' % newest['pid'] if newest['pid'] is not None else '',
-           _when(newest['time']))))]
+           _when(newest['time']), _threshold_clause(threshold, newest.get('adj')))))]
+
+
+_TABLE_NAMES = {
+    'record': 'as its record prints',
+    'original': 'in the values from before lowmem.hardening changed them',
+    'current': "in today's values",
+}
+
+
+def _threshold_clause(threshold, adj):
+    """', allowed by ...' for kill_threshold's answer; '' when it has none."""
+    if threshold is None:
+        return ''
+    where = _TABLE_NAMES[threshold['table']]
+    if threshold['minfree_pages'] is None:
+        return ', but no threshold %s selects adj %d' % (where, adj)
+    share = threshold['minfree_percent']
+    return ', allowed by the threshold minfree %d page%s (%s%s) for adj >= %d, %s' % (
+        threshold['minfree_pages'], '' if threshold['minfree_pages'] == 1 else 's', _size(threshold['minfree_bytes']),
+        '' if share is None else ', %s of RAM' % ('<0.1%' if share < 0.1 else _percent(share)), threshold['adj'], where)
+
+
+def _size(nbytes):
+    return _mib(nbytes) if nbytes >= MIB else ('%.1f' % (nbytes / 1024.0)).rstrip('0').rstrip('.') + ' KiB'
 
 
 def _when(printed):

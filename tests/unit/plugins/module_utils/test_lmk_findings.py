@@ -4,6 +4,8 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
@@ -265,6 +267,114 @@ def test_kills_are_summed_up():
     stamp = dict(kills[0], time='2392.102421')
     assert by_code(findings.assess(facts(kills=[stamp])), 'kills_found')['message'].endswith(
         'at 2392.102421 s after boot.')
+
+
+# ---------------------------------------------------------------------------
+# The threshold behind a lowmemorykiller kill
+
+def lmk_kill(adj, lines=None, killer='lowmemorykiller'):
+    return {'time': 'Mar 14 02:17:09', 'killer': killer, 'pid': 17651, 'comm': 'site-build', 'adj': adj,
+            'rss_kb': 347768, 'signal': 'SIGKILL', 'cgroup': None, 'source': '/var/log/kern.log',
+            'lines': lines or ['Mar 14 02:17:09 droplet kernel: [12964.318276] send sigkill to 17651 (site-build), '
+                               'adj %s, size 86942' % adj]}
+
+
+def state_text(path=P, original=None):
+    original = original or {'adj': '0,1,6,12\n', 'minfree': '1536,2048,4096,16384\n', 'cost': '32\n'}
+    return json.dumps({'paths': {path: {'original': original, 'adj_autodetect': False, 'persisted': ['adj']}}})
+
+
+def test_original_params_from_the_state_file():
+    assert findings.original_params(state_text(), P) == {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384],
+                                                         'cost': 32}
+    assert findings.original_params(state_text(), P + '/') == findings.original_params(state_text(), P)
+    assert findings.original_params(state_text(path='/elsewhere'), P) is None
+
+
+@pytest.mark.parametrize('text', ['', '{not json', '[]', '{"paths": []}', '{"paths": {"%s": {}}}' % P,
+                                  '{"paths": {"%s": {"original": {"adj": 5}}}}' % P])
+def test_original_params_none_from_a_file_without_them(text):
+    assert findings.original_params(text, P) is None
+
+
+@pytest.mark.parametrize('adj, pages, row_adj', [
+    (0, 1536, 0),  # adj 0 is a candidate from the first row on
+    (5, 2048, 1),  # rows with adj 0 and 1 select it; the highest of their minfree
+    (6, 4096, 6),
+    (12, 16384, 12),
+    (1000, 16384, 12),
+])
+def test_kill_threshold_is_the_highest_minfree_whose_adj_selects_the_victim(adj, pages, row_adj):
+    threshold = findings.kill_threshold(lmk_kill(adj), DEFAULTS, None, PAGE, 512 * MIB)
+    assert threshold == {'minfree_pages': pages, 'minfree_bytes': pages * PAGE, 'minfree_mib': round(pages * PAGE / MIB, 2),
+                         'minfree_percent': float('%.3g' % (100.0 * pages * PAGE / (512 * MIB))), 'adj': row_adj,
+                         'table': 'current'}
+
+
+def test_kill_threshold_unordered_table_and_unused_entries():
+    # not the last row that selects adj 6, the highest minfree that does
+    unordered = {'minfree': [300, 100, 200], 'adj': [0, 6, 900]}
+    assert findings.kill_threshold(lmk_kill(6), unordered, None, PAGE, None)['minfree_pages'] == 300
+    # the driver uses only the first min(len(adj), len(minfree)) pairs
+    short_adj = {'minfree': [1536, 2048, 4096, 16384], 'adj': [0, 1]}
+    assert findings.kill_threshold(lmk_kill(12), short_adj, None, PAGE, None)['minfree_pages'] == 2048
+
+
+def test_kill_threshold_prefers_the_values_saved_before_the_change():
+    disabled = {'adj': [9999], 'minfree': [1], 'cost': 32}
+    threshold = findings.kill_threshold(lmk_kill(0), disabled, findings.original_params(state_text(), P), PAGE,
+                                        512 * MIB)
+    assert (threshold['table'], threshold['minfree_pages'], threshold['adj']) == ('original', 1536, 0)
+    # without saved values: today's table, which no longer selects adj 0
+    assert findings.kill_threshold(lmk_kill(0), disabled, None, PAGE, 512 * MIB) == {
+        'minfree_pages': None, 'minfree_bytes': None, 'minfree_mib': None, 'minfree_percent': None, 'adj': None,
+        'table': 'current'}
+    # saved values whose table cannot be read: today's
+    unreadable = {'adj': 'not,numbers', 'minfree': [1536]}
+    assert findings.kill_threshold(lmk_kill(0), DEFAULTS, unreadable, PAGE, None)['table'] == 'current'
+
+
+@pytest.mark.parametrize('lines', [
+    ["[ 8101.400000] lowmemorykiller: Killing 'Web Content' (7012) (tgid 7001), adj 900,",
+     "[ 8101.400000]    to free 52100kB (50000KB 2100KB) on behalf of 'Chrome_ChildIOT' (7100) because",
+     '[ 8101.400000]    cache 40000kB is below limit 61440kB for oom_score_adj 529',
+     '[ 8101.400000]    Free memory is 3000kB above reserved'],
+    ["Feb  4 03:00:00 tv kernel: lowmemorykiller: Killing 'Web Content' (7012), adj 900,#012   to free 52100kB on "
+     "behalf of 'kswapd0' (95) because#012   cache 40000kB is below limit 61440kB for oom_score_adj 529#012   Free "
+     "memory is 800kB above reserved"],
+])
+def test_kill_threshold_from_the_limit_the_record_prints(lines):
+    # the record names the row that selected the victim, whatever any table says
+    threshold = findings.kill_threshold(lmk_kill(900, lines), DEFAULTS, DEFAULTS, PAGE, 512 * MIB)
+    assert threshold == {'minfree_pages': 15360, 'minfree_bytes': 61440 * 1024, 'minfree_mib': 60.0,
+                         'minfree_percent': 11.7, 'adj': 529, 'table': 'record'}
+
+
+def test_kill_threshold_none_when_nothing_tells():
+    assert findings.kill_threshold(lmk_kill(0, killer='oom-killer'), DEFAULTS, DEFAULTS, PAGE, None) is None
+    assert findings.kill_threshold(lmk_kill(None), DEFAULTS, None, PAGE, None) is None
+    # no driver now and nothing saved
+    assert findings.kill_threshold(lmk_kill(0), None, None, PAGE, None) is None
+
+
+def test_the_newest_kill_is_reported_with_its_threshold():
+    kills = [dict(lmk_kill(0), killer='oom-killer', time='Mar 13 10:00:00'), lmk_kill(0)]
+    saved = findings.original_params(state_text(), P)
+    disabled = {'adj': [9999], 'minfree': [1], 'cost': 32}
+    message = by_code(findings.assess(facts(disabled, kills=kills, page_size=PAGE, original_params=saved)),
+                      'kills_found')['message']
+    assert message == ('2 memory-pressure kills found in the logs (lowmemorykiller 1, oom-killer 1); the newest: '
+                       'lowmemorykiller killed site-build (pid 17651) at Mar 14 02:17:09, allowed by the threshold '
+                       'minfree 1536 pages (6 MiB, 1.2% of RAM) for adj >= 0, in the values from before '
+                       'lowmem.hardening changed them.')
+    today = by_code(findings.assess(facts(disabled, kills=kills, page_size=PAGE)), 'kills_found')['message']
+    assert today.endswith("at Mar 14 02:17:09, but no threshold in today's values selects adj 0.")
+    one_page = {'adj': [0], 'minfree': [1]}
+    tiny = by_code(findings.assess(facts(one_page, kills=kills, page_size=PAGE)), 'kills_found')['message']
+    assert tiny.endswith("minfree 1 page (4 KiB, <0.1% of RAM) for adj >= 0, in today's values.")
+    # another killer's kill is the newest: no threshold to tell
+    other = by_code(findings.assess(facts(kills=kills[:1], page_size=PAGE)), 'kills_found')['message']
+    assert other.endswith('killed site-build (pid 17651) at Mar 13 10:00:00.')
 
 
 def test_unreadable_sources_are_reported():
