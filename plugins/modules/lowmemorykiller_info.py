@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Reports the C(lowmemorykiller) driver's parameters and effective thresholds, memory and swap, the other
     memory killers installed or running (Android C(lmkd), earlyoom, systemd-oomd, nohang), how the thresholds
-    are set at boot, risky set-ups (C(findings)) and the memory-pressure kills found in the logs.
+    are set at boot, risky set-ups (C(findings)) and the memory-pressure kills found in the logs, with the
+    threshold that allowed each lowmemorykiller kill.
   - Recognises the kill records of lowmemorykiller (2.6 to 4.x and vendor kernels), the kernel OOM killer and
     memory cgroup OOMs (2.6 to 6.x), earlyoom, systemd-oomd, Android lmkd and nohang, behind syslog, journal,
     C(dmesg), C(dmesg -T), kmsg, logcat and quoted e-mail prefixes.
@@ -195,6 +196,8 @@ lowmemorykiller:
       description:
         - Risky set-ups and what the logs show, warnings first, each with C(severity) (V(warning) or V(info)), a
           stable C(code) and a C(message).
+        - The message of V(kills_found) counts the kills and names the newest, with its threshold as in
+          C(kill_thresholds).
         - Codes include V(lmk_kills_before_swap), V(lmk_threshold_high), V(lmk_adj_includes_system),
           V(lmkd_overwrites), V(persist_missing), V(persist_out_of_sync), V(no_swap), V(several_killers),
           V(kills_found), V(lmk_absent), V(lmk_disabled), V(earlyoom_running), V(systemd_oomd_running),
@@ -216,6 +219,24 @@ lowmemorykiller:
       sample: [{time: "Feb  4 02:28:44", killer: lowmemorykiller, pid: 2345, comm: mysqld, adj: 0, rss_kb: 204800,
                 signal: SIGKILL, cgroup: null, source: /var/log/kern.log,
                 lines: ["Feb  4 02:28:44 web1 kernel: [12345.678901] send sigkill to 2345 (mysqld), adj 0, size 51200"]}]
+    kill_thresholds:
+      description:
+        - One entry for each entry of C(kills), in the same order. For a lowmemorykiller kill, the threshold below
+          which it became possible; null for the kills of other killers, and when nothing tells.
+        - Each has the fields of C(thresholds) (C(minfree_pages), C(minfree_bytes), C(minfree_mib),
+          C(minfree_percent), C(adj)) and C(table), where the threshold was found. V(record) is the limit that the
+          kill record prints (kernels 4.9 and later). V(original) is the table that lowmem.hardening.lowmemorykiller
+          saved in C(/var/lib/lowmem-hardening/lowmemorykiller.json) before it first changed the values, the one in
+          force when the kills before that change were made. V(current) is the table the kernel shows now, used when
+          nothing was saved.
+        - From a table, it is the highest minfree whose adj is at most the victim's: once free memory and the file
+          cache are both below a row's minfree, every process with oom_score_adj at or above that row's adj is a
+          candidate. The row's fields are null when no row of the table selects the victim's adj.
+        - A kill made after values of another table were set was made under those, which the host no longer shows.
+      type: list
+      elements: dict
+      sample: [{table: original, minfree_pages: 1536, minfree_bytes: 6291456, minfree_mib: 6.0, minfree_percent: 1.17,
+                adj: 0}]
     logs:
       description: Each source read, with C(kills) found there (after O(since)) and C(undated) (kills O(since) left out
         because their date cannot be known).
@@ -256,6 +277,8 @@ CMDLINE = '/proc/cmdline'
 KMSG = '/dev/kmsg'
 DMESG = 'dmesg'
 JOURNALCTL = 'journalctl'
+# Where lowmem.hardening.lowmemorykiller saves the values it found before changing them (its STATE_FILE).
+STATE_FILE = '/var/lib/lowmem-hardening/lowmemorykiller.json'
 LOG_FILES = ('/var/log/kern.log', '/var/log/syslog', '/var/log/messages')
 # Boot-time files besides the directories of lowmemorykiller's own PERSIST_FILES.
 BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
@@ -341,6 +364,10 @@ class LowMemoryKillerInfo(object):
             return int(text.strip()) if text is not None else None
         except ValueError:
             return None
+
+    def read_original(self, path):
+        text = self.read_text(STATE_FILE)
+        return findings.original_params(text, path) if text is not None else None
 
     # -- other killers -------------------------------------------------------
 
@@ -628,10 +655,15 @@ class LowMemoryKillerInfo(object):
             'killers': self.read_killers(),
         }
         kills, logs = self.read_kills(sources, cutoff, page_size)
-        facts.update(kills=kills[len(kills) - p['max_kills']:] if p['max_kills'] else [], logs=logs,
-                     unreadable=self.unreadable, page_size=page_size)
-        facts['findings'] = findings.assess(dict(facts, kills=kills, init_oom_score_adj=self.read_int(
-            os.path.join(PROC, '1', 'oom_score_adj'))))
+        returned = kills[len(kills) - p['max_kills']:] if p['max_kills'] else []
+        # Read only when a kill needs it: the file is root's, and other runs need not say it was unreadable.
+        original = self.read_original(path) if any(k['killer'] == 'lowmemorykiller' for k in kills) else None
+        current = params if present else None
+        facts.update(kills=returned, logs=logs, unreadable=self.unreadable, page_size=page_size,
+                     kill_thresholds=[findings.kill_threshold(k, current, original, page_size, mem_total)
+                                      for k in returned])
+        facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, init_oom_score_adj=(
+            self.read_int(os.path.join(PROC, '1', 'oom_score_adj')))))
         self.module.exit_json(changed=False, lowmemorykiller=facts)
 
 

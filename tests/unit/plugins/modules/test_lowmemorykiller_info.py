@@ -6,11 +6,13 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import gzip
+import json
 import os
 import time
 
 import pytest
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk_utils
 from ansible_collections.lowmem.hardening.plugins.modules import lowmemorykiller_info as module
 
@@ -79,6 +81,7 @@ class Host(object):
             'OOMD_DROPIN_DIRS': (self.path('etc/systemd/oomd.conf.d'),),
             'NOHANG_CONFS': (self.path('etc/nohang/nohang.conf'),),
             'KILLER_BINARIES': dict((name, (self.path('bin', name),)) for name in module.KILLER_BINARIES),
+            'STATE_FILE': self.path('var/lib/lowmem-hardening/lowmemorykiller.json'),
         }
         for name, value in patches.items():
             monkeypatch.setattr(module, name, value)
@@ -370,3 +373,96 @@ def test_unreadable_parameter(host):
     params = result['lowmemorykiller']['params']
     assert 'cost' not in params and params['weird'] == 'not,numbers'
     assert params['adj'] == [0, 1, 6, 12]
+
+
+# ---------------------------------------------------------------------------
+# The threshold behind each lowmemorykiller kill
+
+STORY_KILL = 'Mar 14 02:17:09 droplet kernel: [12964.318276] send sigkill to 17651 (site-build), adj 0, size 86942\n'
+NO_THRESHOLD = {'minfree_pages': None, 'minfree_bytes': None, 'minfree_mib': None, 'minfree_percent': None,
+                'adj': None}
+
+
+def disable(host):
+    write(os.path.join(host.params, 'adj'), '9999\n')
+    write(os.path.join(host.params, 'minfree'), '1\n')
+
+
+def save_originals(host, texts=None):
+    """The state file lowmem.hardening.lowmemorykiller leaves when it changed the values."""
+    state = {'paths': {host.params: {'original': texts or DEFAULT_TEXTS, 'adj_autodetect': False,
+                                     'persisted': ['adj', 'minfree']}}}
+    write(module.STATE_FILE, json.dumps(state), 0o600)
+
+
+def test_a_kill_before_the_change_is_explained_by_the_saved_values(host):
+    write(host.logs['kern.log'], STORY_KILL)
+    disable(host)
+    save_originals(host)
+    result = host.run()
+    lmk = result['lowmemorykiller']
+    # the kill itself is as before: the threshold is beside it
+    assert [sorted(kill) for kill in lmk['kills']] == [sorted(killlog.KILL_FIELDS)]
+    assert lmk['kill_thresholds'] == [{'minfree_pages': 1536, 'minfree_bytes': 6 * MIB, 'minfree_mib': 6.0,
+                                       'minfree_percent': 1.17, 'adj': 0, 'table': 'original'}]
+    assert finding(result, 'kills_found')['message'].endswith(
+        'killed site-build (pid 17651) at Mar 14 02:17:09, allowed by the threshold minfree 1536 pages (6 MiB, 1.2% '
+        'of RAM) for adj >= 0, in the values from before lowmem.hardening changed them.')
+    assert lmk['unreadable'] == []
+
+
+def test_without_saved_values_todays_table_is_used(host):
+    write(host.logs['kern.log'], STORY_KILL)
+    assert host.run()['lowmemorykiller']['kill_thresholds'][0]['table'] == 'current'
+    disable(host)
+    result = host.run()
+    assert result['lowmemorykiller']['kill_thresholds'] == [dict(NO_THRESHOLD, table='current')]
+    assert finding(result, 'kills_found')['message'].endswith("but no threshold in today's values selects adj 0.")
+
+
+def test_saved_values_of_another_path_are_not_used(host):
+    write(host.logs['kern.log'], STORY_KILL)
+    disable(host)
+    save_originals(host)
+    other = host.path('sys/module/other/parameters')
+    os.makedirs(other)
+    for name, text in (('adj', '9999\n'), ('minfree', '1\n')):
+        write(os.path.join(other, name), text)
+    assert host.run(path=other)['lowmemorykiller']['kill_thresholds'] == [dict(NO_THRESHOLD, table='current')]
+
+
+def test_a_record_that_prints_its_limit_is_believed(host):
+    write(host.logs['kern.log'], ''.join([
+        "[ 8101.400000] lowmemorykiller: Killing 'Web Content' (7012), adj 900,\n",
+        "[ 8101.400000]    to free 52100kB on behalf of 'kswapd0' (95) because\n",
+        '[ 8101.400000]    cache 40000kB is below limit 61440kB for oom_score_adj 529\n',
+        '[ 8101.400000]    Free memory is 3000kB above reserved\n',
+    ]))
+    save_originals(host)
+    page_size = os.sysconf('SC_PAGE_SIZE')
+    threshold = host.run()['lowmemorykiller']['kill_thresholds'][0]
+    assert (threshold['table'], threshold['minfree_pages'], threshold['adj']) == ('record', 61440 * 1024 // page_size,
+                                                                                  529)
+
+
+def test_one_entry_per_returned_kill_null_for_other_killers(host):
+    write(host.logs['kern.log'], STORY_KILL + (
+        'Mar 14 05:00:00 droplet kernel: [23000.000000] Out of memory: Killed process 900 (java) total-vm:100kB, '
+        'anon-rss:50kB, file-rss:0kB, shmem-rss:0kB\n'))
+    result = host.run()
+    lmk = result['lowmemorykiller']
+    assert kills(result, 'killer') == [('lowmemorykiller',), ('oom-killer',)]
+    assert [t and t['minfree_pages'] for t in lmk['kill_thresholds']] == [1536, None]
+    assert host.run(max_kills=1)['lowmemorykiller']['kill_thresholds'] == [None]
+    assert host.run(max_kills=0)['lowmemorykiller']['kill_thresholds'] == []
+
+
+def test_the_saved_values_are_read_only_when_a_kill_needs_them(host):
+    os.makedirs(module.STATE_FILE)  # a state file that cannot be read
+    result = host.run()
+    assert result['lowmemorykiller']['unreadable'] == []
+    write(host.logs['kern.log'], STORY_KILL)
+    result = host.run()
+    assert not result.get('failed'), result
+    assert [u['source'] for u in result['lowmemorykiller']['unreadable']] == [module.STATE_FILE]
+    assert result['lowmemorykiller']['kill_thresholds'][0]['table'] == 'current'
