@@ -45,15 +45,18 @@ def parse_adhoc(text):
     return json.loads(body)
 
 
-def selecting_row(table, adj):
-    """The row of the threshold table from which a process with this adj is a candidate.
+# Where lowmemorykiller_info found a kill's threshold (kill_thresholds[].table).
+TABLES = {
+    'record': 'the limit its record prints',
+    'original': 'the values from before lowmem.hardening changed them',
+    'current': "today's values",
+}
 
-    The driver takes the first row (lowest minfree) that free memory and file cache are both below, and
-    kills processes whose oom_score_adj is at least that row's adj. A process with `adj` is therefore a
-    candidate below the highest minfree whose adj is <= its own; None when no row selects it.
-    """
-    rows = [row for row in table if row['adj'] <= adj]
-    return max(rows, key=lambda row: row['minfree_pages']) if rows else None
+
+def story_kills(facts):
+    """[(kill, its threshold)] for the story's kill."""
+    return [(kill, threshold) for kill, threshold in zip(facts['kills'], facts['kill_thresholds'])
+            if all(kill[key] == value for key, value in STORY_KILL.items())]
 
 
 def show(facts, when):
@@ -90,18 +93,20 @@ def show(facts, when):
     logs = ', '.join(log['source'] if len(facts['logs']) == 1 else '%s (%d)' % (log['source'], log['kills'])
                      for log in facts['logs'])
     add('  kills found     %d, in %s' % (len(facts['kills']), logs or 'no log'))
-    for kill in facts['kills']:
+    for kill, threshold in zip(facts['kills'], facts['kill_thresholds']):
         add('                  %s %s killed %s (pid %s), adj %s, %s'
             % (kill['time'], kill['killer'], kill['comm'], kill['pid'], kill['adj'],
                size(kill['rss_kb'] * KIB) if kill['rss_kb'] is not None else 'size unknown'))
-        if kill['killer'] != 'lowmemorykiller' or kill['adj'] is None or not facts['present']:
+        if threshold is None:
             continue
-        row = selecting_row(table, kill['adj'])
-        if row is None:
-            add('                  no current threshold selects adj %d: lowmemorykiller can no longer kill it' % kill['adj'])
+        if threshold['minfree_pages'] is None:
+            add('                  no threshold in %s selects adj %d' % (TABLES[threshold['table']], kill['adj']))
         else:
-            add('                  possible below %s (%d pages, %s): the highest threshold with adj <= %d'
-                % (size(row['minfree_bytes']), row['minfree_pages'], percent(row['minfree_bytes'], total), kill['adj']))
+            add('                  possible below %s (%d pages, %s), the threshold for adj >= %d in %s'
+                % (size(threshold['minfree_bytes']), threshold['minfree_pages'],
+                   percent(threshold['minfree_bytes'], total), threshold['adj'], TABLES[threshold['table']]))
+        if facts['disabled']:
+            add('                  lowmemorykiller is disabled now: it can no longer kill it')
     warnings = [f for f in facts['findings'] if f['severity'] == 'warning']
     if not warnings:
         add('  warnings        none')
@@ -121,19 +126,21 @@ def failed_expectations(facts, when):
 
     expect(facts['present'], 'the fake lowmemorykiller sysfs is mounted')
     expect(facts['memory']['mem_total_bytes'] == 512 * MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
-    kills = [k for k in facts['kills'] if all(k[key] == value for key, value in STORY_KILL.items())]
-    expect(len(kills) == 1 and kills[0]['source'] == '/var/log/kern.log', "the story's kill is found once in kern.log")
+    kills = story_kills(facts)
+    expect(len(kills) == 1 and kills[0][0]['source'] == '/var/log/kern.log', "the story's kill is found once in kern.log")
+    threshold = kills[0][1] if len(kills) == 1 else None
+    # Before, the driver's defaults; after, the same values as lowmem.hardening saved them before the change.
+    table = 'current' if when == 'before' else 'original'
+    expect(threshold is not None and (threshold['table'], threshold['minfree_pages'], threshold['adj']) == (table, 1536, 0),
+           "the story's kill was possible below 1536 pages, the threshold for adj >= 0 in %s" % TABLES[table])
     if when == 'before':
         expect(facts['params'] == DEFAULTS, "the driver's defaults: %r" % DEFAULTS)
         expect(not facts['persist']['mechanisms'], 'nothing persists the values')
-        expect(selecting_row(facts['thresholds'], 0) is not None and selecting_row(facts['thresholds'], 0)['minfree_pages'] == 1536,
-               'adj 0 is selected below 1536 pages')
     else:
         expect(facts['params'].get('adj') == [9999] and facts['params'].get('minfree') == [1], 'adj 9999, minfree 1')
         expect(facts['disabled'] is True, 'the driver is disabled')
         expect([(m['method'], m['managed'], m['matches']) for m in facts['persist']['mechanisms']]
                == [('tmpfiles', True, True)], 'one tmpfiles file, written by lowmem.hardening, matching the kernel')
-        expect(selecting_row(facts['thresholds'], 0) is None, 'no threshold selects adj 0')
     return failed
 
 
