@@ -229,9 +229,9 @@ lowmemorykiller:
           saved in C(/var/lib/lowmem-hardening/lowmemorykiller.json) before it first changed the values, the one in
           force when the kills before that change were made. V(current) is the table the kernel shows now, used when
           nothing was saved.
-        - From a table, it is the highest minfree whose adj is at most the victim's: once free memory and the file
-          cache are both below a row's minfree, every process with oom_score_adj at or above that row's adj is a
-          candidate. The row's fields are null when no row of the table selects the victim's adj.
+        - From a table, it is the highest minfree whose adj is at most the victim's, because once free memory and
+          the file cache are both below a row's minfree, every process with oom_score_adj at or above that row's adj
+          is a candidate. The row's fields are null when no row of the table selects the victim's adj.
         - A kill made after values of another table were set was made under those, which the host no longer shows.
       type: list
       elements: dict
