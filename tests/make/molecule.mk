@@ -1,5 +1,6 @@
 # Container tests, included by the Makefile:
-#   make fakesysfs        the fake sysfs (tests/fakesysfs) mounted on the host
+#   make fakesysfs        the fake sysfs (tests/fakesysfs) mounted on the host, and the
+#                         lowmemorykiller module run by .venv-molecule's ansible CLI against it
 #   make molecule         every Molecule scenario in molecule/ (real containers)
 #   make molecule-images  build the missing base images only
 #   make molecule-lock    re-resolve tests/requirements-molecule.txt
