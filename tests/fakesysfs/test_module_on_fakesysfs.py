@@ -97,11 +97,14 @@ def ansible(mounted, tmp_path):
 def test_second_write_fails_the_first_is_restored_and_the_parameter_named(mounted, ansible):
     sysfs = mounted('--fail-write', '2:EINVAL')
     before = sysfs.texts()
+    adj_written = os.stat(sysfs.file('adj')).st_mtime_ns  # the server stamps every write, failed ones too
     state_before = read_state()
     result = ansible.run(path=sysfs.path, adj=[0, 900], minfree=[100, 200], persist='none')
     assert result.get('failed'), result
     assert result['msg'].startswith('minfree: writing 100,200 failed with EINVAL'), result['msg']
     assert result['msg'].endswith('Every parameter and file was restored to its state before this run.')
+    # adj was written first (write 1) and then written back: stamped, with its old value.
+    assert os.stat(sysfs.file('adj')).st_mtime_ns > adj_written
     assert sysfs.texts() == before
     # The values saved for state=restored are forgotten again: the run left nothing behind.
     assert read_state() == state_before
