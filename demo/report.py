@@ -100,13 +100,14 @@ def show(facts, when):
         if threshold is None:
             continue
         if threshold['minfree_pages'] is None:
-            add('                  no threshold in %s selects adj %d' % (TABLES[threshold['table']], kill['adj']))
+            why = 'no threshold in %s selects adj %d' % (TABLES[threshold['table']], kill['adj'])
         else:
-            add('                  possible below %s (%d pages, %s), the threshold for adj >= %d in %s'
-                % (size(threshold['minfree_bytes']), threshold['minfree_pages'],
-                   percent(threshold['minfree_bytes'], total), threshold['adj'], TABLES[threshold['table']]))
+            why = ('possible below %s (%d pages, %s), the threshold for adj >= %d in %s'
+                   % (size(threshold['minfree_bytes']), threshold['minfree_pages'],
+                      percent(threshold['minfree_bytes'], total), threshold['adj'], TABLES[threshold['table']]))
         if facts['disabled']:
-            add('                  lowmemorykiller is disabled now: it can no longer kill it')
+            why += '; lowmemorykiller is disabled now: it can no longer kill it'
+        lines.extend(textwrap.wrap(why, width=WIDTH, initial_indent=' ' * 18, subsequent_indent=' ' * 18))
     warnings = [f for f in facts['findings'] if f['severity'] == 'warning']
     if not warnings:
         add('  warnings        none')
