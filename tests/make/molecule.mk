@@ -46,22 +46,36 @@ $(MOLECULE_VENV_STAMP): tests/requirements-molecule.txt tests/requirements-molec
 		-r tests/requirements-molecule.txt -c tests/requirements-molecule-lock.txt
 	touch $@
 
-$(PODMAN_COLLECTION_STAMP): tests/make/molecule.mk $(MOLECULE_VENV_STAMP)
-	rm -rf $(MOLECULE_COLLECTIONS)/ansible_collections/containers/podman
-	wheel_dir=$$(mktemp -d); \
-	trap 'rm -rf "$$wheel_dir"' EXIT; \
-	echo '$(ANSIBLE_WHEEL) --hash=sha256:$(ANSIBLE_WHEEL_SHA256)' > "$$wheel_dir/wheel.txt"; \
+# The stamp holds the wheel spec the collection came from: it is installed again only when
+# that changes (or the venv was rebuilt), not at every edit of this file. The new copy is
+# unpacked beside the old one and renamed into place, so that concurrent runs (make demo,
+# make bench) never find containers.podman missing for longer than two renames.
+PODMAN_WHEEL_SPEC := $(ANSIBLE_WHEEL) --hash=sha256:$(ANSIBLE_WHEEL_SHA256)
+PODMAN_COLLECTION := $(MOLECULE_COLLECTIONS)/ansible_collections/containers/podman
+
+.PHONY: molecule-podman-collection
+molecule-podman-collection: $(MOLECULE_VENV_STAMP)
+	@if [ "$$(cat $(PODMAN_COLLECTION_STAMP) 2>/dev/null)" = '$(PODMAN_WHEEL_SPEC)' ] && [ -d $(PODMAN_COLLECTION) ]; then \
+		exit 0; \
+	fi; \
+	echo 'Installing containers.podman from $(ANSIBLE_WHEEL) into $(MOLECULE_COLLECTIONS)'; \
+	mkdir -p $(dir $(PODMAN_COLLECTION)); \
+	scratch=$$(mktemp -d $(MOLECULE_COLLECTIONS)/.containers-podman.XXXXXX); \
+	trap 'rm -rf "$$scratch"' EXIT; \
+	echo '$(PODMAN_WHEEL_SPEC)' > "$$scratch/wheel.txt"; \
 	$(MOLECULE_VENV)/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
-		--only-binary=:all: --require-hashes -r "$$wheel_dir/wheel.txt" -d "$$wheel_dir"; \
+		--only-binary=:all: --require-hashes -r "$$scratch/wheel.txt" -d "$$scratch"; \
 	$(MOLECULE_VENV)/bin/python -c 'import sys, zipfile; \
 		wheel = zipfile.ZipFile(sys.argv[1]); \
 		prefix = "ansible_collections/containers/podman/"; \
 		wheel.extractall(sys.argv[2], [n for n in wheel.namelist() if n.startswith(prefix)])' \
-		"$$wheel_dir"/ansible-*.whl $(MOLECULE_COLLECTIONS)
-	touch $@
+		"$$scratch"/ansible-*.whl "$$scratch/new"; \
+	if [ -d $(PODMAN_COLLECTION) ]; then mv $(PODMAN_COLLECTION) "$$scratch/old"; fi; \
+	mv "$$scratch/new/ansible_collections/containers/podman" $(PODMAN_COLLECTION); \
+	echo '$(PODMAN_WHEEL_SPEC)' > $(PODMAN_COLLECTION_STAMP)
 
 .PHONY: molecule-venv
-molecule-venv: $(MOLECULE_VENV_STAMP) $(PODMAN_COLLECTION_STAMP)
+molecule-venv: $(MOLECULE_VENV_STAMP) molecule-podman-collection
 
 # Rootful podman: the containers need /dev/fuse and CAP_SYS_ADMIN for the fake sysfs.
 .PHONY: molecule-root
