@@ -29,7 +29,12 @@ ANSIBLE_WHEEL_SHA256 := cd156f82fa87f7a899212b0efa9f7ca3a24d609212de9f78428a572e
 # containers.podman. ANSIBLE_HOME keeps that install, Molecule's ephemeral files
 # (inventory, instance config) and Ansible's temporaries in the project's
 # git-ignored .ansible/, not in ~/.ansible.
+# Container names (and swap_dir) in molecule/*/molecule.yml carry LOWMEM_MOLECULE_ID, here a
+# hash of this checkout's path: `make molecule` in a CI clone and in the work tree at the same
+# time then never touch each other's containers.
+LOWMEM_MOLECULE_ID := $(shell printf '%s' '$(CURDIR)' | sha256sum | cut -c1-8)
 MOLECULE_ENV := PATH=$(MOLECULE_VENV)/bin:$$PATH \
+	LOWMEM_MOLECULE_ID=$(LOWMEM_MOLECULE_ID) \
 	CONTAINERS_CONF=$(CURDIR)/tests/containers/containers.conf \
 	ANSIBLE_HOME=$(CURDIR)/.ansible \
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.ansible/collections:$(MOLECULE_COLLECTIONS) \
