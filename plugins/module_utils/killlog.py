@@ -198,8 +198,6 @@ _SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+)(?:,uid=\d+)?')
 _OOM_TASK_IN = re.compile(r'Task in (?P<cgroup>\S+) killed as a result of limit of (?P<limit>\S+)')
 _OOM_INVOKED = re.compile(r'invoked oom-killer')
 _OOM_REAPER = re.compile(r'oom_reaper: reaped process (?P<pid>\d+)\b')
-_OOM_CONTINUATION = re.compile(r'\s*(?:total-vm|vsz|anon-rss|file-rss|shmem-rss|UID|pgtables|oom_score_adj)\b')
-_SUMMARY_CONTINUATION = re.compile(r'\s*,?(?:nodemask|cpuset|mems_allowed|global_oom|oom_memcg|task_memcg|task|pid|uid)\b')
 
 _EARLYOOM_SEND = re.compile(r'\bsending (?P<signal>SIG[A-Z0-9]+|\d+ \(no-op signal\)) to process (?P<pid>\d+)'
                             r'(?: uid \d+)? "(?P<rest>.*)')
@@ -215,7 +213,6 @@ _EARLYOOM_ESCALATE = re.compile(r'escalating to (?P<signal>SIG[A-Z]+) after')
 _EARLYOOM_FAILED = re.compile(r'dryrun, not actually sending|\bkill(?:\(\))? failed.*(?:not permitted|No such process)')
 _EARLYOOM_ADJ = re.compile(r'\boom_score_adj (-?\d+)')
 _VMRSS_MIB = re.compile(r'\bVmRSS:?\s*(?P<mib>\d+) MiB')
-_EARLYOOM_CONTINUATION = re.compile(r'\s*(?:badness|oom_score|oom_score_adj|VmRSS|cmdline)\b')
 
 _OOMD_ATTEMPT = re.compile(r'oomd attempting to kill (?P<pid>\d+) with')
 _OOMD = re.compile(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due to (?:memory|swap)')
@@ -273,6 +270,13 @@ def _cut_tail(text):
         pos = start + 1
 
 
+def _holds_any(text, words):
+    for word in words:
+        if word in text:
+            return True
+    return False
+
+
 def _looks_cut(text):
     """Whether a record's text stops where a wrapped line would: after a separator or inside ( or quotes."""
     text = text.rstrip()
@@ -326,15 +330,20 @@ class _Record(object):
         self.lines = kill['lines'] if kill is not None else (lines if lines is not None else [])
 
 
-# What may start the next line of a wrapped single-line record.
-_WRAP_CONTINUATIONS = {
-    'oom-killed': _OOM_CONTINUATION,
-    'oom-summary': _SUMMARY_CONTINUATION,
-    'earlyoom': _EARLYOOM_CONTINUATION,
-    'lmk-send': re.compile(r'\s*(?:adj|size)\b'),
-    'lmkd': re.compile(r'\s*(?:to free|reason)\b'),
-    'oomd': re.compile(r'\s*(?:due to|for|being|with)\b'),
+# The fields that may start the next line of a wrapped single-line record.
+_WRAP_FIELDS = {
+    'oom-killed': ('total-vm', 'vsz', 'anon-rss', 'file-rss', 'shmem-rss', 'UID', 'pgtables', 'oom_score_adj'),
+    'oom-summary': ('nodemask', 'cpuset', 'mems_allowed', 'global_oom', 'oom_memcg', 'task_memcg', 'task', 'pid',
+                    'uid'),
+    'earlyoom': ('badness', 'oom_score', 'oom_score_adj', 'VmRSS', 'cmdline'),
+    'lmk-send': ('adj', 'size'),
+    'lmkd': ('to free', 'reason'),
+    'oomd': ('due to', 'for', 'being', 'with'),
 }
+# The summary's fields follow a comma.
+_WRAP_CONTINUATIONS = dict(
+    (kind, re.compile(r'\s*%s(?:%s)\b' % (',?' if kind == 'oom-summary' else '', '|'.join(fields))))
+    for kind, fields in _WRAP_FIELDS.items())
 _STANDALONE = (('sigkill', _LMK_SEND), ("Killing '", _KILLING), ("Kill '", _LMKD_KILL),
                ('Killed process', _OOM_KILLED), ('ill process', _OOM_SHARING), ('ill process', _OOM_CANDIDATE),
                ('oom-kill:', _OOM_SUMMARY), ('killed as a result', _OOM_TASK_IN),
@@ -379,6 +388,11 @@ class KillLogParser(object):
         raw = line.rstrip('\r\n')
         self.follow = max(0, self.follow - 1)
         self._tick()
+        if candidate is None:
+            candidate = _CANDIDATE.search(raw) is not None
+        if (self._open is not None and self._orphan is None and not candidate
+                and self._cannot_continue(self._open, raw)):
+            self._open = None  # as _line would find, at a fraction of the cost
         if self._open is None and self._orphan is None and not self._needs_parsing(raw, candidate):
             self._set_follow()
             if self.follow:
@@ -403,9 +417,7 @@ class KillLogParser(object):
         """Whether a line needs parsing when no record is open: a keyword line that a grammar may
         match (or that may be cut), or a line that belongs to a recent kill (oom_reaper after an OOM
         kill, a failure after a userspace send)."""
-        if candidate is None:
-            candidate = _CANDIDATE.search(raw) is not None
-        if candidate and (any(needle in raw for needle in _NEEDLES) or _cut_tail(raw)):
+        if candidate and (_holds_any(raw, _NEEDLES) or _cut_tail(raw)):
             return True
         if self._since_oom_kill is not None and 'oom_reaper' in raw:
             return True
@@ -493,10 +505,7 @@ class KillLogParser(object):
         continuation = _WRAP_CONTINUATIONS.get(kind)
         starts_field = continuation is not None and continuation.match(body)
         # The summary has no blanks, so only a hard wrap (anywhere, even inside a word) can split it.
-        complete = _COMPLETE.get(kind)
-        cut = _looks_cut(record.text) or (complete is not None and not complete.search(record.text))
-        if record.text.rstrip().endswith(('>', '\u2026')):
-            cut = False  # cut short by a pager (less -S, journalctl on a terminal): nothing follows
+        cut = self._looks_wrapped(record)
         if record.joins >= 3 or not (starts_field or (after_prefixed and cut)):
             return False
         if self._stands_alone(body):
@@ -506,6 +515,24 @@ class KillLogParser(object):
         _add_line(record.lines, raw)
         self._refill(record)
         return True
+
+    @staticmethod
+    def _looks_wrapped(record):
+        """Whether a single-line record's text stops where a wrap would cut it."""
+        text = record.text
+        if text.rstrip().endswith(('>', '\u2026')):
+            return False  # cut short by a pager (less -S, journalctl on a terminal): nothing follows
+        complete = _COMPLETE.get(record.kind)
+        return _looks_cut(text) or (complete is not None and not complete.search(text))
+
+    def _cannot_continue(self, record, raw):
+        """Whether the open record cannot take this line (not a candidate), told without splitting its
+        prefix: a whole wrapped record takes only a line that starts with one of its fields, and a line
+        without a needle starts no record. False when unsure (escapes could hide words)."""
+        fields = _WRAP_FIELDS.get(record.kind)
+        if fields is None or self._looks_wrapped(record) or _ANSI.search(raw):
+            return False
+        return not (_holds_any(raw, fields) or _holds_any(raw, _NEEDLES))
 
     @staticmethod
     def _stands_alone(body):
