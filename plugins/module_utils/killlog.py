@@ -27,11 +27,9 @@ any per-line work, which is what makes scan_chunks fast.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import calendar
 import collections
 import functools
 import re
-import string
 import time
 
 KILLERS = ('lowmemorykiller', 'oom-killer', 'cgroup-oom', 'earlyoom', 'systemd-oomd', 'lmkd', 'nohang')
@@ -104,7 +102,7 @@ _KERNEL_PREFIX = re.compile(
     r'|[VDIWEFA]/(?P<tag>[^(:\s]+?)\(\s*\d+\):'
 )
 # The characters _KERNEL_PREFIX can start with.
-_KERNEL_PREFIX_FIRST = frozenset('<[0123456789_.-' + string.ascii_letters)
+_KERNEL_PREFIX_FIRST = frozenset('<[0123456789_.-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
 _QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
 _INDENT = re.compile(r'[ \t]*')
 _ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
@@ -1047,6 +1045,8 @@ def _yearless(fields, fraction, year, reference):
 
 
 def _epoch(fields, fraction, zone):
+    # Imported here: calendar brings locale and datetime, start-up that a scan (no absolute times) never needs.
+    import calendar
     year, month, day, hour, minute, second = fields
     try:
         if zone:
