@@ -106,6 +106,8 @@ _KERNEL_PREFIX_FIRST = frozenset('<[0123456789_.-abcdefghijklmnopqrstuvwxyzABCDE
 _QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
 _INDENT = re.compile(r'[ \t]*')
 _ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
+# What every _ANSI match holds; a line without them (most) skips the search, which cannot skip ahead.
+_ANSI_MARKS = ('\x1b', '#033', '\\')
 # Newlines inside one record as /dev/kmsg (\x0a) and rsyslog (#012) escape them.
 _NEWLINE_ESCAPES = re.compile(r'\\x0a|#012')
 
@@ -136,8 +138,10 @@ def split_prefix(line):
     wall = uptime = program = None
     prefixed = False
     for _attempt in range(8):
-        if prefixed:
-            start = pos + 1 if line.startswith((' ', '\t'), pos) else pos
+        if not line.startswith((' ', '\t'), pos):
+            start = pos
+        elif prefixed:
+            start = pos + 1
         else:
             start = _INDENT.match(line, pos).end()  # pasted logs may be indented
         first = line[start:start + 1]
@@ -226,13 +230,14 @@ _CUT_TAIL_AFTER = re.compile(r'[\s:;>\]]')
 _NOHANG_SEND = re.compile(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
 _NOHANG_2018 = re.compile(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
                           r'(?:blacklisted process )?(?P<comm>.*?),(?:\s*Pid: (?P<pid>\d+))?')
+# (field, the strings a match holds: a line without one skips the search, which \b keeps from skipping ahead, pattern)
 _NOHANG_FIELDS = (
-    ('pid', re.compile(r'\b(?:PID|Pid):\s*(?P<v>\d+)')),
-    ('comm', re.compile(r'\b[Nn]ame:\s*(?P<v>.*?)(?:, state:|$)')),
-    ('adj', re.compile(r'\boom_score_adj:\s*(?P<v>-?\d+)')),
-    ('rss_mib', re.compile(r'\b(?:VmRSS|RSS):\s*(?P<v>\d+)')),
-    ('cgroup_v2', re.compile(r'\bcgroup_v2:\s*(?P<v>\S+)')),
-    ('cgroup_v1', re.compile(r'\b(?:cgroup_v1|CGroup):\s*(?P<v>\S+)')),
+    ('pid', ('PID:', 'Pid:'), re.compile(r'\b(?:PID|Pid):\s*(?P<v>\d+)')),
+    ('comm', ('ame:',), re.compile(r'\b[Nn]ame:\s*(?P<v>.*?)(?:, state:|$)')),
+    ('adj', ('oom_score_adj:',), re.compile(r'\boom_score_adj:\s*(?P<v>-?\d+)')),
+    ('rss_mib', ('RSS:',), re.compile(r'\b(?:VmRSS|RSS):\s*(?P<v>\d+)')),
+    ('cgroup_v2', ('cgroup_v2:',), re.compile(r'\bcgroup_v2:\s*(?P<v>\S+)')),
+    ('cgroup_v1', ('cgroup_v1:', 'CGroup:'), re.compile(r'\b(?:cgroup_v1|CGroup):\s*(?P<v>\S+)')),
 )
 _NOHANG_PID = re.compile(r'\bPid: (\d+)')
 _NOHANG_FAILED = re.compile(r'died before corrective action|Cannot send a signal|[Nn]o such process')
@@ -266,6 +271,10 @@ def _cut_tail(text):
         if start == 0 or _CUT_TAIL_AFTER.match(text, start - 1):
             return True
         pos = start + 1
+
+
+def _strip_ansi(text):
+    return _ANSI.sub('', text) if _holds_any(text, _ANSI_MARKS) else text
 
 
 def _holds_any(text, words):
@@ -399,7 +408,8 @@ class KillLogParser(object):
             self._held.clear()
             return out
         prefix = split_prefix(raw)
-        segments = _NEWLINE_ESCAPES.split(prefix.body)
+        body = prefix.body
+        segments = _NEWLINE_ESCAPES.split(body) if ('\\x0a' in body or '#012' in body) else [body]
         self._line(prefix, raw, segments[0])
         for segment in segments[1:]:
             self._line(Prefix(prefix.wall, prefix.uptime, prefix.program, False, segment), raw, segment)
@@ -455,7 +465,7 @@ class KillLogParser(object):
     # -- one logical line ---------------------------------------------------
 
     def _line(self, prefix, raw, body):
-        body = _ANSI.sub('', body)
+        body = _strip_ansi(body)
         record, self._open = self._open, None
         if record is not None and self._continues(record, prefix, raw, body):
             if self._open is None:
@@ -528,7 +538,7 @@ class KillLogParser(object):
         prefix: a whole wrapped record takes only a line that starts with one of its fields, and a line
         without a needle starts no record. False when unsure (escapes could hide words)."""
         fields = _WRAP_FIELDS.get(record.kind)
-        if fields is None or self._looks_wrapped(record) or _ANSI.search(raw):
+        if fields is None or self._looks_wrapped(record) or (_holds_any(raw, _ANSI_MARKS) and _ANSI.search(raw)):
             return False
         return not (_holds_any(raw, fields) or _holds_any(raw, _NEEDLES))
 
@@ -815,7 +825,7 @@ class KillLogParser(object):
             line_prefix = split_prefix(history[index])
             if prefix.program and line_prefix.program not in (None, prefix.program):
                 continue
-            body = _ANSI.sub('', line_prefix.body)
+            body = _strip_ansi(line_prefix.body)
             if _NOHANG_SEND.search(body):
                 break  # the block before an earlier send is that send's
             if _NOHANG_VICTIM.search(body):
@@ -829,10 +839,12 @@ class KillLogParser(object):
             if prefix.program and line_prefix.program not in (None, prefix.program):
                 continue
             victim['lines'].append(line)
-            body = _ANSI.sub('', line_prefix.body)
-            for key, pattern in _NOHANG_FIELDS:
+            body = _strip_ansi(line_prefix.body)
+            for key, needles, pattern in _NOHANG_FIELDS:
+                if key in victim or not _holds_any(body, needles):
+                    continue  # the first line with a field gives it
                 match = pattern.search(body)
-                if match and key not in victim:
+                if match:
                     value = match.group('v').strip()
                     victim[key] = int(value) if key in ('pid', 'adj', 'rss_mib') else value
         return victim
