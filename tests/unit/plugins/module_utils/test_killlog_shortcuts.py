@@ -57,3 +57,40 @@ def test_a_record_cut_after_an_earlier_kill_word_is_joined_with_the_next_line():
         "   to free 204800kB on behalf of 'kswapd0' (45) because",
     ])
     assert [fields(kill) for kill in kills] == [('lowmemorykiller', 1204, 'mysqld', 0, 204800)]
+
+
+@pytest.mark.parametrize('escape', ['\x1b[31m', '#033[31m', '\\033[31m', '\\x1b[31m', '\\e[31m'])
+def test_every_form_of_colour_escape_is_still_removed(escape):
+    # A line is searched for colour escapes only when it holds one of their starts.
+    kills = both_drivers([
+        '[ 101.000000] %sKilled process 4242 (java%s) total-vm:10kB, anon-rss:800kB, file-rss:200kB, '
+        'shmem-rss:0kB' % (escape, escape.replace('31', '0')),
+    ])
+    assert [fields(kill) for kill in kills] == [('oom-killer', 4242, 'java', None, 1000)]
+
+
+@pytest.mark.parametrize('newline', ['#012', '\\x0a'])
+def test_records_joined_by_an_escaped_newline_are_both_found(newline):
+    # A line is split at escaped newlines only when it holds one.
+    kills = both_drivers([
+        '[ 100.000000] lowmemorykiller: send sigkill to 4141 (mysqld), adj 900, size 2000%s'
+        'lowmemorykiller: send sigkill to 4242 (java), adj 800, size 1000' % newline,
+    ])
+    assert [fields(kill) for kill in kills] == [
+        ('lowmemorykiller', 4141, 'mysqld', 900, 8000), ('lowmemorykiller', 4242, 'java', 800, 4000)]
+
+
+def test_nohang_victim_fields_in_each_spelling_and_the_first_of_each_wins():
+    # Each field's search is skipped on lines without its name, and once the field is known.
+    kills = both_drivers([
+        'nohang[700]: Victim information (found in 5ms):',
+        'nohang[700]:   Name:        firefox',
+        'nohang[700]:   Pid:         3141',
+        'nohang[700]:   oom_score_adj: 100',
+        'nohang[700]:   VmRSS:       2048 MiB',
+        'nohang[700]:   CGroup:      /user.slice/app.scope',
+        'nohang[700]:   PID: 9999, name: other, oom_score_adj: 5, RSS: 1',
+        'nohang[700]: Sending SIGKILL to the victim',
+    ])
+    assert [fields(kill) + (kill['cgroup'], kill['signal']) for kill in kills] == [
+        ('nohang', 3141, 'firefox', 100, 2048 * 1024, '/user.slice/app.scope', 'SIGKILL')]
