@@ -227,6 +227,8 @@ _NOHANG_VICTIM = re.compile(r'Victim (?:status|information) \(found in|Found a p
 _CUT_TAIL = re.compile(r'(?:Kill(?:ed|ing)?|kill(?:ed|ing)?|send sigkill|sending|Send(?:ing)?|SIG[A-Z]*|Marked)'
                        r'(?:\W+[^\s]+){0,4}\W*$')
 _CUT_TAIL_AFTER = re.compile(r'[\s:;>\]]')
+# What each branch of _CUT_TAIL starts with.
+_CUT_TAIL_STARTS = ('Kill', 'kill', 'send', 'Send', 'SIG', 'Marked')
 _NOHANG_SEND = re.compile(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
 _NOHANG_2018 = re.compile(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
                           r'(?:blacklisted process )?(?P<comm>.*?),(?:\s*Pid: (?P<pid>\d+))?')
@@ -262,15 +264,14 @@ def _add_line(lines, raw):
 
 def _cut_tail(text):
     """Whether the text ends shortly after the start of a record (see _CUT_TAIL)."""
-    pos = 0
-    while True:
-        match = _CUT_TAIL.search(text, pos)
-        if match is None:
-            return False
-        start = match.start()
-        if start == 0 or _CUT_TAIL_AFTER.match(text, start - 1):
-            return True
-        pos = start + 1
+    # _CUT_TAIL is tried only where one of its first words is: str.find skips ahead, the search cannot.
+    for word in _CUT_TAIL_STARTS:
+        start = text.find(word)
+        while start >= 0:
+            if (start == 0 or _CUT_TAIL_AFTER.match(text, start - 1)) and _CUT_TAIL.match(text, start):
+                return True
+            start = text.find(word, start + 1)
+    return False
 
 
 def _strip_ansi(text):
