@@ -94,3 +94,15 @@ def test_nohang_victim_fields_in_each_spelling_and_the_first_of_each_wins():
     ])
     assert [fields(kill) + (kill['cgroup'], kill['signal']) for kill in kills] == [
         ('nohang', 3141, 'firefox', 100, 2048 * 1024, '/user.slice/app.scope', 'SIGKILL')]
+
+
+@pytest.mark.parametrize('text', [
+    'Killing', 'x Killed 12 (a)', 'signal=kill peer', 'signal=kill then: kill 12', 'lowmemorykiller: Killing',
+    'earlyoom: sending', 'nohang: Sending SIGTERM to', 'x SIGKILL', 'oomd: Marked /a.slice',
+    '[1] send sigkill to', 'Send', 'resend x', 'askill', 'a kill b c d e f g', 'a>kill 1 2', 'a]SIG', 'a;Marked x',
+])
+def test_a_cut_tail_is_told_as_the_pattern_searched_from_every_position_tells_it(text):
+    # _cut_tail tries _CUT_TAIL only where one of its first words is; the answer must not change.
+    searched = any(killlog._CUT_TAIL.match(text, start) and (start == 0 or text[start - 1] in ' \t:;>]')
+                   for start in range(len(text)))
+    assert killlog._cut_tail(text) == searched
