@@ -6,59 +6,27 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import os
+import sys
 
-import yaml
+# swap_checks.py is one directory up, outside this stage's pytest root.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import swap_checks as checks  # noqa: E402
 
-def _instances():
-    """The containers the create playbook started, reached with `podman exec`."""
-    with open(os.environ['MOLECULE_INSTANCE_CONFIG']) as f:
-        return ['podman://' + entry['instance'] for entry in yaml.safe_load(f)]
-
-
-testinfra_hosts = _instances()
-
-
-def _swapfile(host):
-    """swap_dir/swapfile: the same path in the container and on the host (molecule/resources/create.yml)."""
-    with open(os.environ['MOLECULE_FILE']) as f:
-        platforms = yaml.safe_load(f)['platforms']
-    platform = [p for p in platforms if p['name'] == host.backend.get_hostname()][0]
-    return platform['swap_dir'] + '/swapfile'
-
-
-def _swap_areas(proc_swaps):
-    """{name: size in KiB} from the text of /proc/swaps."""
-    return dict((fields[0], int(fields[2])) for fields in (line.split() for line in proc_swaps.splitlines()[1:]))
-
-
-def _host_proc_swaps():
-    """The host's, read by this verifier, which runs on the host."""
-    with open('/proc/swaps') as f:
-        return f.read()
-
-
-def _fstab_lines(host, swapfile):
-    return [line for line in host.file('/etc/fstab').content_string.splitlines() if line.split()[:1] == [swapfile]]
-
-
-def _usable_kib(host, mib):
-    """What /proc/swaps shows for a swap file of mib MiB: every page but mkswap's header page."""
-    page_size = int(host.check_output('getconf PAGESIZE'))
-    return ((mib << 20) // page_size - 1) * page_size // 1024
+testinfra_hosts = checks.instances()
 
 
 def test_the_swap_file_is_active_in_the_container(host):
-    swapfile = _swapfile(host)
-    assert _swap_areas(host.file('/proc/swaps').content_string).get(swapfile) == _usable_kib(host, 64)
+    swapfile = checks.swapfile(host)
+    assert checks.swap_areas(host.file('/proc/swaps').content_string).get(swapfile) == checks.usable_kib(host, 64)
 
 
 def test_the_host_has_it_too(host):
-    assert _swap_areas(_host_proc_swaps()).get(_swapfile(host)) == _usable_kib(host, 64)
+    assert checks.swap_areas(checks.host_proc_swaps()).get(checks.swapfile(host)) == checks.usable_kib(host, 64)
 
 
 def test_the_file_and_its_fstab_line(host):
-    swapfile = _swapfile(host)
+    swapfile = checks.swapfile(host)
     f = host.file(swapfile)
     assert (f.user, f.group, f.mode, f.size) == ('root', 'root', 0o600, 64 << 20)
-    assert _fstab_lines(host, swapfile) == ['%s none swap sw 0 0' % swapfile]
+    assert checks.fstab_lines(host, swapfile) == ['%s none swap sw 0 0' % swapfile]
