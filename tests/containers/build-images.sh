@@ -4,7 +4,13 @@
 #   localhost/lowmem-hardening/debian12:python   python3 and the FUSE runtime
 #   localhost/lowmem-hardening/debian12:systemd  the same plus systemd as PID 1,
 #                                                cron, and the fake sysfs unit
-# and the same for debian13. Usage: build-images.sh [IMAGE...] (default: all).
+# and the same for debian13 (all four by default), and, asked for by name, the
+# root file systems of the real-kernel VMs (tests/kernel/build.sh makes their
+# disks; a real kernel needs no fake sysfs):
+#   localhost/lowmem-hardening/debian12:vm       systemd, udev, openssh-server,
+#                                                cron, sysfsutils, procps
+#   localhost/lowmem-hardening/debian12:openrc   sysvinit and OpenRC instead
+# Usage: build-images.sh [IMAGE...]
 # Needs root, podman and debootstrap. CONTAINERS_CONF should point at
 # tests/containers/containers.conf (tests/make/molecule.mk sets it).
 # DEBIAN_MIRROR overrides debootstrap's default mirror.
@@ -18,6 +24,10 @@ cache_dir=${LOWMEM_IMAGE_CACHE:-$here/../../.cache/debootstrap}
 # The fake sysfs needs fuse3 and the pyfuse3 binding (Debian's python3-pyfuse3).
 python_packages=python3,fuse3,python3-pyfuse3
 systemd_packages=$python_packages,systemd,systemd-sysv,cron
+vm_packages=python3,systemd,systemd-sysv,udev,openssh-server,cron,sysfsutils,procps
+# openrc conflicts with sysv-rc, which debootstrap always picks for sysvinit-core:
+# apt swaps them afterwards (install_openrc).
+openrc_packages=python3,sysvinit-core,openssh-server,cron,procps
 
 suite_of() {
     case "$1" in
@@ -36,6 +46,14 @@ recipe_of() {
     } | sha256sum | cut -c1-16
 }
 
+install_openrc() {
+    local root=$1
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openrc \
+        >"$root.log" 2>&1 || { tail -20 "$root.log" >&2; rm -f "$root.log"; return 1; }
+    rm -f "$root.log"
+}
+
 build() {
     local release=$1 flavour=$2
     local tag=$repository_prefix/$release:$flavour
@@ -50,8 +68,13 @@ build() {
         superseded=$(podman image inspect --format '{{ .Id }}' "$tag")
     fi
     suite=$(suite_of "$release")
-    packages=$python_packages
-    [ "$flavour" = systemd ] && packages=$systemd_packages
+    case "$flavour" in
+        python) packages=$python_packages ;;
+        systemd) packages=$systemd_packages ;;
+        vm) packages=$vm_packages ;;
+        openrc) packages=$openrc_packages ;;
+        *) echo "unknown flavour: $flavour" >&2; return 1 ;;
+    esac
     root=$(mktemp -d "${TMPDIR:-/tmp}/lowmem-image.XXXXXX")
     # shellcheck disable=SC2064  # expand $root now: it is local
     trap "rm -rf -- '$root'" RETURN
@@ -61,6 +84,9 @@ build() {
         "$suite" "$root" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >"$root.log" 2>&1 \
         || { tail -20 "$root.log" >&2; rm -f "$root.log"; return 1; }
     rm -f "$root.log"
+    if [ "$flavour" = openrc ]; then
+        install_openrc "$root"
+    fi
     # Smaller images: no package lists or downloaded .debs, no docs.
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
         "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/*
@@ -74,6 +100,8 @@ build() {
             ln -sf /dev/null "$root/etc/systemd/system/$unit"
         done
         changes+=(--change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3')
+    elif [ "$flavour" = vm ] || [ "$flavour" = openrc ]; then
+        changes+=(--change 'CMD ["/sbin/init"]')
     else
         changes+=(--change 'CMD ["/bin/sh"]')
     fi

@@ -1,0 +1,42 @@
+# The real-kernel VMs (tests/kernel/README.md), included by the Makefile:
+#   make kernel-vm-build  build what the VMs boot into build/kernel (tests/kernel/build.sh): Debian 12's
+#                         cloud kernel, the test lowmemorykiller driver built against its headers, the
+#                         initramfs that loads it, and the root disks made from the debootstrap images
+#   make kernel-vm        boot one VM (KERNEL_VM_ARGS: options of tests/kernel/vm.py start, e.g.
+#                         --switch android_autodetect=1 or --flavour openrc) and write
+#                         build/kernel-vm/inventory.ini (host kernel-vm) and build/kernel-vm/ssh_config
+#   make kernel-vm-clean  stop it and remove its overlay
+# Root is needed (apt-get for the pinned headers, podman for the images, files owned by guest users).
+
+
+KERNEL_BUILD := $(BUILD)/kernel
+KERNEL_VM := $(BUILD)/kernel-vm
+KERNEL_VM_ARGS ?=
+KERNEL_ENV := CONTAINERS_CONF=$(CURDIR)/tests/containers/containers.conf LOWMEM_KERNEL_BUILD=$(KERNEL_BUILD)
+
+.PHONY: kernel-root
+kernel-root:
+	@[ "$$(id -u)" -eq 0 ] || { echo 'the real-kernel VMs need root (apt-get, podman): sudo make ...' >&2; exit 1; }
+
+.PHONY: kernel-system-packages
+kernel-system-packages: molecule-system-packages
+	@tests/tools/ensure-system-packages.sh tests/kernel/bindep.txt
+
+.PHONY: kernel-vm-build
+kernel-vm-build: kernel-root kernel-system-packages
+	@$(KERNEL_ENV) tests/containers/build-images.sh debian12:vm debian12:openrc
+	@$(KERNEL_ENV) tests/kernel/build.sh $(KERNEL_BUILD)
+
+.PHONY: kernel-vm
+kernel-vm: kernel-vm-build
+	@$(KERNEL_ENV) tests/kernel/vm.py stop $(KERNEL_VM)/vm
+	@$(KERNEL_ENV) tests/kernel/vm.py start $(KERNEL_VM)/vm --name kernel-vm $(KERNEL_VM_ARGS)
+	@$(KERNEL_ENV) tests/kernel/vm.py inventory $(KERNEL_VM)/vm >$(KERNEL_VM)/inventory.ini
+	@$(KERNEL_ENV) tests/kernel/vm.py ssh-config $(KERNEL_VM)/vm >$(KERNEL_VM)/ssh_config
+	@echo 'Inventory: $(KERNEL_VM)/inventory.ini   ssh -F $(KERNEL_VM)/ssh_config kernel-vm'
+
+.PHONY: kernel-vm-clean
+kernel-vm-clean:
+	@$(KERNEL_ENV) tests/kernel/vm.py stop $(KERNEL_VM)/vm
+	@rm -f $(KERNEL_VM)/inventory.ini $(KERNEL_VM)/ssh_config
+	@echo 'Stopped kernel-vm and removed its overlay.'
