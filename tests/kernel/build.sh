@@ -104,6 +104,7 @@ if [ "$(cat "$out/.initramfs-recipe" 2>/dev/null)" != "$initramfs_recipe" ] || [
     staging=$(mktemp -d "$out/.initramfs.XXXXXX")
     mkdir -p "$staging"/{bin,dev,proc,sys,modules}
     install -m 0755 "$busybox" "$staging/bin/busybox"
+    ln -s busybox "$staging/bin/sh"
     install -m 0755 "$here/initramfs-init" "$staging/init"
     touch "$staging/modules/order"
     for module in "${virtio_modules[@]}"; do
@@ -129,7 +130,9 @@ customise() {
     echo '# <file system> <mount point> <type> <options> <dump> <pass>' >"$root/etc/fstab"
     install -d -m 0700 "$root/root/.ssh"
     install -m 0600 "$out/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
-    install -m 0755 "$here/guest/site-build" "$root/usr/local/bin/site-build"
+    # Run by its own name, so that the kernel's records call it site-build.
+    { echo '#!/usr/bin/python3'; cat "$here/guest/site-build.py"; } >"$root/usr/local/bin/site-build"
+    chmod 0755 "$root/usr/local/bin/site-build"
     # One machine ID for all: the journal keeps its files across reboots under it.
     echo 6c6f776d656d2d6b65726e656c2d766d >"$root/etc/machine-id"
     if [ "$flavour" = vm ]; then
@@ -152,7 +155,7 @@ for flavour in "${flavours[@]}"; do
     disk=$out/disk-$flavour.img
     image_id=$(podman image inspect --format '{{ .Id }}' "$image") ||
         { echo "build.sh: no image $image (tests/containers/build-images.sh debian12:$flavour)" >&2; exit 1; }
-    disk_recipe=$({ echo "$image_id $disk_size"; declare -f customise; cat "$here/guest/site-build" "$out/id_ed25519.pub"; } |
+    disk_recipe=$({ echo "$image_id $disk_size"; declare -f customise; cat "$here/guest/site-build.py" "$out/id_ed25519.pub"; } |
         sha256sum | cut -c1-16)
     if [ "$(cat "$disk.recipe" 2>/dev/null)" = "$disk_recipe" ] && [ -f "$disk" ]; then
         continue

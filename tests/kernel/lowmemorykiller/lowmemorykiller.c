@@ -71,6 +71,19 @@ module_param(record_format, charp, 0);
 MODULE_PARM_DESC(record_format,
 		 "Kill record style: 3.10 (same as 4.4) or 4.9 (load time only)");
 
+/*
+ * How long a victim may take to die before another is chosen.  The driver
+ * waits HZ (one second).  Under QEMU's TCG the guest runs many times slower
+ * than on hardware while jiffies keep real time, so an exit that takes a
+ * fraction of a second on a board can take longer than HZ there; the test
+ * VMs stretch the wait (tests/kernel/vm.py) so a kill is not followed by a
+ * second one only because the emulation is slow.
+ */
+static unsigned int deathpending_ms = 1000;
+module_param(deathpending_ms, uint, 0);
+MODULE_PARM_DESC(deathpending_ms,
+		 "How long to wait for a victim to die before choosing another, in ms (load time only)");
+
 enum lowmem_record_style {
 	LOWMEM_RECORD_310,	/* 3.10 to 4.4 */
 	LOWMEM_RECORD_49,	/* 4.9 to 4.11 */
@@ -216,14 +229,19 @@ static struct task_struct *lowmem_lock_task_mm(struct task_struct *p)
 	return NULL;
 }
 
-/* Called under rcu_read_lock(). */
+/*
+ * Called under rcu_read_lock(), with a reference held on the victim.  Its
+ * memory is freed in do_exit() after its mm is detached (mmput() at the end
+ * of exit_mm()), so a detached mm does not mean the memory is back yet: the
+ * victim is dying until exit_notify() sets its exit_state.  Choosing again
+ * as soon as the mm is gone killed every other adj-0 process (sshd, cron,
+ * the shell) within milliseconds while the first victim's memory was still
+ * being freed.
+ */
 static bool lowmem_victim_still_dying(struct task_struct *victim)
 {
-	struct task_struct *t = lowmem_lock_task_mm(victim);
-
-	if (!t)
+	if (READ_ONCE(victim->exit_state))
 		return false;
-	task_unlock(t);
 	return time_before_eq(jiffies, lowmem_deathpending_timeout);
 }
 
@@ -372,7 +390,7 @@ static unsigned long lowmem_scan(struct shrinker *s, struct shrink_control *sc)
 		}
 		get_task_struct(selected);
 		lowmem_victim = selected;
-		lowmem_deathpending_timeout = jiffies + HZ;
+		lowmem_deathpending_timeout = jiffies + msecs_to_jiffies(deathpending_ms);
 		rem += selected_tasksize;
 	}
 
