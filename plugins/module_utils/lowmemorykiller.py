@@ -121,11 +121,17 @@ def android_adj(values):
     """What an autodetecting Android kernel stores after `values` is written to adj.
 
     If the last element is 1..15 (oom_adj scale) every element a becomes
-    1000 if a == 15 else a * 1000 // 17, with C's division truncating toward zero.
+    1000 if a == 15 else a * 1000 // 17, with C's division truncating toward zero,
+    stored in the driver's short (so -1000 becomes 6713, as a real kernel shows).
     """
     if not values or not 0 < values[-1] <= OOM_ADJUST_MAX:
         return list(values)
-    return [OOM_SCORE_ADJ_MAX if a == OOM_ADJUST_MAX else _c_div(a * OOM_SCORE_ADJ_MAX, -OOM_DISABLE) for a in values]
+    return [OOM_SCORE_ADJ_MAX if a == OOM_ADJUST_MAX else _c_short(_c_div(a * OOM_SCORE_ADJ_MAX, -OOM_DISABLE))
+            for a in values]
+
+
+def _c_short(value):
+    return (value + 0x8000) % 0x10000 - 0x8000
 
 
 def _c_div(a, b):

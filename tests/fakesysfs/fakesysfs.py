@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A FUSE file system that serves lowmemorykiller's sysfs parameters for tests.
 
-    python3 fakesysfs.py [--android] [--max-entries N] [--vendor NAME=VALUE]...
+    python3 fakesysfs.py [--android] [--max-entries N] [--type NAME=TYPE]... [--vendor NAME=VALUE]...
                          [--fail-write N:ERRNO]... [--read-only] [--store-instead NAME=VALUE]...
                          MOUNTPOINT
 
@@ -19,6 +19,8 @@ Under systemd (Type=notify) it reports READY=1 once mounted. SIGTERM or SIGINT u
 
 Kernels other than mainline, and kernels that misbehave, through the model's own hooks:
   --android (or --autodetect)   Android's oom_adj autodetection: 0,1,6,12 written to adj reads 0,58,352,705
+  --type NAME=TYPE              parse the driver's parameter NAME as short, int or uint instead of the type
+                                the staging driver declares, e.g. minfree=int as the test bed's driver does
   --vendor NAME=VALUE           one more parameter: Y or N (a bool), an integer, or integers joined by commas
                                 (an array), e.g. enable_adaptive_lmk=Y, vmpressure_file_min=81250
   --fail-write N:ERRNO          the Nth write(2) to any parameter of this mount (counted from 1, failed
@@ -169,6 +171,8 @@ def parse_args(argv):
     parser.add_argument('--android', '--autodetect', dest='android', action='store_true',
                         help="behave like an Android kernel with oom_adj autodetection")
     parser.add_argument('--max-entries', type=int, default=6, help='size of the adj and minfree arrays (6)')
+    parser.add_argument('--type', action='append', default=[], type=param_type, metavar='NAME=TYPE',
+                        help="the type (short, int or uint) of one of the driver's parameters")
     parser.add_argument('--vendor', action='append', default=[], type=vendor_param, metavar='NAME=VALUE',
                         help='one more parameter: Y or N, an integer, or integers joined by commas')
     parser.add_argument('--fail-write', action='append', default=[], type=failed_write, metavar='N:ERRNO',
@@ -184,6 +188,13 @@ def name_and_text(argument):
     if not sep or not name or '/' in name or name in ('.', '..'):
         raise argparse.ArgumentTypeError('%r is not NAME=VALUE with a file name as NAME' % argument)
     return name, text
+
+
+def param_type(argument):
+    name, kind = name_and_text(argument)
+    if kind not in ('short', 'int', 'uint'):
+        raise argparse.ArgumentTypeError('%r: the type must be short, int or uint' % argument)
+    return name, kind
 
 
 def parse_value(shape, text):
@@ -233,8 +244,13 @@ def build_model(kernel_model, directory, args):
     clashes = sorted(set(vendor) & set(kernel_model.DEFAULTS))
     if clashes:
         raise SystemExit('fakesysfs: --vendor %s: the driver has this parameter already' % ', '.join(clashes))
+    types = dict(args.type)
+    unknown = sorted(set(types) - set(kernel_model.DEFAULTS))
+    if unknown:
+        raise SystemExit('fakesysfs: --type %s: not a parameter of the driver (%s)'
+                         % (', '.join(unknown), ', '.join(sorted(kernel_model.DEFAULTS))))
     model = kernel_model.KernelModel(directory, autodetect=args.android, max_entries=args.max_entries,
-                                     vendor=vendor)
+                                     vendor=vendor, types=types)
     model.fail_write = dict(args.fail_write)
     model.read_only = args.read_only
     for name, text in args.store_instead:

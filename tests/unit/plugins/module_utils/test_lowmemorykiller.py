@@ -67,6 +67,9 @@ def test_parse_meminfo():
     ([0, 15], [0, 1000]),
     ([-17, 0, 15], [-1000, 0, 1000]),   # C division truncates toward zero: -17000/17 = -1000
     ([-16, 1], [-941, 58]),             # -16000/17 = -941.17 -> -941, not -942
+    # The result is stored in a short, as a real 6.1 kernel shows (fixtures/param_writes.json):
+    ([-1000, 1], [6713, 58]),           # -58823 wraps to 6713
+    ([600, 1], [-30242, 58]),           # 35294 wraps to -30242
     ([0, 100, 200], [0, 100, 200]),     # last entry not 1..15: untouched
     ([0, 16], [0, 16]),
     ([9999], [9999]),

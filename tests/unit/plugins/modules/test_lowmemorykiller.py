@@ -313,6 +313,36 @@ def test_read_back_mismatch_is_rolled_back(host):
     assert after == before
 
 
+# A failed first element leaves an array with no entry, which reads back as 0 bytes (recorded on the
+# real kernel: test_kernel_param_writes.py), e.g. after `echo ' 5' > adj`. No write can store an
+# empty array: only a write that fails with EINVAL at its first element leaves one.
+
+@pytest.mark.xfail(strict=True, reason=(
+    'plugins/modules/lowmemorykiller.py restores a saved empty array by writing "\\n", which the kernel '
+    'refuses with EINVAL (leaving the array empty, as wanted); the module takes that for a failure, rolls '
+    'back and fails, so state=restored can never complete on such a host'))
+def test_restored_puts_back_an_empty_array(host):
+    host.kernel.set('adj', [])
+    host.run(state='disabled', persist='none')
+    result = host.run(state='restored')
+    assert not result.get('failed'), result['msg']
+    assert host.texts()['adj'] == ''
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'plugins/modules/lowmemorykiller.py rolls an empty array back by writing "\\n": EINVAL, although the '
+    'array is then empty as before, so the message says "Rollback was incomplete: [Errno 22] Invalid '
+    'argument" while every parameter is as it was'))
+def test_rollback_to_an_empty_array_is_complete(host):
+    host.kernel.set('adj', [])
+    before = host.snapshot()
+    host.kernel.fail_write = {2: errno.EINVAL}
+    result = host.run(adj=[0, 900], minfree=[100, 200], persist='none')
+    assert result.get('failed'), result
+    assert host.snapshot() == before
+    assert 'Every parameter and file was restored' in result['msg'], result['msg']
+
+
 def test_read_only_sysfs(host):
     before = host.snapshot()
     host.kernel.read_only = True
