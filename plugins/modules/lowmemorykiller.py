@@ -333,7 +333,13 @@ class LowMemoryKiller(object):
     # -- writing -----------------------------------------------------------
 
     def write_param(self, name, text):
-        sysfs_write(os.path.join(self.path, name), to_bytes(text + '\n'))
+        try:
+            sysfs_write(os.path.join(self.path, name), to_bytes(text + '\n'))
+        except (IOError, OSError) as exc:
+            # An array can only be emptied by a write the kernel refuses: "\n" fails with EINVAL and
+            # leaves zero entries, which is what was asked (a 0-byte write changes nothing).
+            if text or exc.errno != errno.EINVAL or self.read_param(name) != []:
+                raise
 
     def apply_writes(self, writes, snapshot, autodetect):
         """Write each parameter and verify what the kernel shows; roll back on any failure."""

@@ -317,10 +317,6 @@ def test_read_back_mismatch_is_rolled_back(host):
 # real kernel: test_kernel_param_writes.py), e.g. after `echo ' 5' > adj`. No write can store an
 # empty array: only a write that fails with EINVAL at its first element leaves one.
 
-@pytest.mark.xfail(strict=True, reason=(
-    'plugins/modules/lowmemorykiller.py restores a saved empty array by writing "\\n", which the kernel '
-    'refuses with EINVAL (leaving the array empty, as wanted); the module takes that for a failure, rolls '
-    'back and fails, so state=restored can never complete on such a host'))
 def test_restored_puts_back_an_empty_array(host):
     host.kernel.set('adj', [])
     host.run(state='disabled', persist='none')
@@ -329,10 +325,6 @@ def test_restored_puts_back_an_empty_array(host):
     assert host.texts()['adj'] == ''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'plugins/modules/lowmemorykiller.py rolls an empty array back by writing "\\n": EINVAL, although the '
-    'array is then empty as before, so the message says "Rollback was incomplete: [Errno 22] Invalid '
-    'argument" while every parameter is as it was'))
 def test_rollback_to_an_empty_array_is_complete(host):
     host.kernel.set('adj', [])
     before = host.snapshot()
