@@ -7,7 +7,7 @@
 # and the same for debian13 (all four by default), and, asked for by name, the
 # root file systems of the real-kernel VMs (tests/kernel/build.sh makes their
 # disks; a real kernel needs no fake sysfs):
-#   localhost/lowmem-hardening/debian12:vm       systemd, udev, openssh-server,
+#   localhost/lowmem-hardening/debian12:vm       systemd, D-Bus, udev, openssh-server,
 #                                                cron, sysfsutils, procps
 #   localhost/lowmem-hardening/debian12:openrc   sysvinit and OpenRC instead
 # Usage: build-images.sh [IMAGE...]
@@ -24,7 +24,7 @@ cache_dir=${LOWMEM_IMAGE_CACHE:-$here/../../.cache/debootstrap}
 # The fake sysfs needs fuse3 and the pyfuse3 binding (Debian's python3-pyfuse3).
 python_packages=python3,fuse3,python3-pyfuse3
 systemd_packages=$python_packages,systemd,systemd-sysv,cron
-vm_packages=python3,systemd,systemd-sysv,udev,openssh-server,cron,sysfsutils,procps
+vm_packages=python3,systemd,systemd-sysv,dbus,udev,openssh-server,cron,sysfsutils,procps
 # openrc conflicts with sysv-rc, which debootstrap always picks for sysvinit-core:
 # apt swaps them afterwards (install_openrc).
 openrc_packages=python3,sysvinit-core,openssh-server,cron,procps
