@@ -2,16 +2,22 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print the demo's BEFORE or AFTER from lowmem.hardening.lowmemorykiller_info's result.
 
-    ansible droplet -m lowmem.hardening.lowmemorykiller_info -a sources=files | python3 report.py before|after [--check]
+    ansible droplet -m lowmem.hardening.lowmemorykiller_info \
+        | python3 report.py before|after [--vm [--job-pid PID]] [--check]
 
-Reads the ad hoc output (``HOST | SUCCESS => {json}``) on stdin. With --check it also verifies that the host
-is what the demo says it is (the story's kill found; defaults before; disabled and persisted after) and exits 1
-naming each expectation that failed: `make demo-check` uses it.
+Reads the ad hoc output (``HOST | SUCCESS => {json}``) on stdin. The droplet is the container of
+`make demo-quick` (fake sysfs, emulated MemTotal, the story's kill in a canned kern.log), or with --vm the
+QEMU VM of `make demo` (a real kernel: the kill is the one of site-build, pid PID, that the demo saw).
+With --check it also verifies that the host is what the demo says it is (defaults and no persistence
+before; disabled and persisted after; the story's kill and the threshold that allowed it; in the VM no
+swap before and swap on after) and exits 1 naming each expectation that failed: `make demo-check` and
+`make demo-quick-check` use it.
 """
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import argparse
 import json
 import sys
 import textwrap
@@ -20,8 +26,9 @@ KIB = 1024
 MIB = 1024 * KIB
 WIDTH = 110
 DEFAULTS = {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384], 'cost': 32, 'debug_level': 1}
-# The kill record of the story, as demo/droplet/kern.log holds it.
+# The kill record of the story, as demo/droplet/kern.log holds it; in the VM, the pid is site-build's.
 STORY_KILL = {'killer': 'lowmemorykiller', 'pid': 17651, 'comm': 'site-build', 'adj': 0}
+STORY_LOG = '/var/log/kern.log'
 
 
 def size(nbytes):
@@ -53,13 +60,13 @@ TABLES = {
 }
 
 
-def story_kills(facts):
+def story_kills(facts, story_kill):
     """[(kill, its threshold)] for the story's kill."""
     return [(kill, threshold) for kill, threshold in zip(facts['kills'], facts['kill_thresholds'])
-            if all(kill[key] == value for key, value in STORY_KILL.items())]
+            if all(kill[key] == value for key, value in story_kill.items())]
 
 
-def show(facts, when):
+def show(facts, when, vm=False):
     memory = facts['memory']
     total = memory['mem_total_bytes']
     table = facts['thresholds']
@@ -89,7 +96,7 @@ def show(facts, when):
                'matches' if mechanism['matches'] else 'DIFFERS from'))
     swaps = ', '.join('%s %s' % (s['filename'], size(s['size_bytes'])) for s in memory['swaps'])
     # Swap is kernel-wide: in a container, /proc/swaps lists the host's.
-    add('  swap active     %s' % ('%s (the host kernel\'s)' % swaps if swaps else 'none'))
+    add('  swap active     %s' % ('%s%s' % (swaps, '' if vm else " (the host kernel's)") if swaps else 'none'))
     logs = ', '.join(log['source'] if len(facts['logs']) == 1 else '%s (%d)' % (log['source'], log['kills'])
                      for log in facts['logs'])
     add('  kills found     %d, in %s' % (len(facts['kills']), logs or 'no log'))
@@ -117,7 +124,7 @@ def show(facts, when):
     return lines
 
 
-def failed_expectations(facts, when):
+def failed_expectations(facts, when, vm=False, job_pid=None):
     """What is not as the demo tells it: [description]."""
     failed = []
 
@@ -125,15 +132,35 @@ def failed_expectations(facts, when):
         if not condition:
             failed.append(description)
 
-    expect(facts['present'], 'the fake lowmemorykiller sysfs is mounted')
-    expect(facts['memory']['mem_total_bytes'] == 512 * MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
-    kills = story_kills(facts)
-    expect(len(kills) == 1 and kills[0][0]['source'] == '/var/log/kern.log', "the story's kill is found once in kern.log")
-    threshold = kills[0][1] if len(kills) == 1 else None
-    # Before, the driver's defaults; after, the same values as lowmem.hardening saved them before the change.
-    table = 'current' if when == 'before' else 'original'
-    expect(threshold is not None and (threshold['table'], threshold['minfree_pages'], threshold['adj']) == (table, 1536, 0),
-           "the story's kill was possible below 1536 pages, the threshold for adj >= 0 in %s" % TABLES[table])
+    memory = facts['memory']
+    if vm:
+        expect(facts['present'], "the test driver's parameters exist")
+        expect(0 < (memory['mem_total_bytes'] or 0) <= 512 * MIB, "MemTotal reads the VM's RAM (512 MiB at most)")
+    else:
+        expect(facts['present'], 'the fake lowmemorykiller sysfs is mounted')
+        expect(memory['mem_total_bytes'] == 512 * MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
+    # The VM's BEFORE comes before the job runs: a fresh VM has no kill to show yet.
+    if not vm or when == 'after':
+        story_kill = dict(STORY_KILL, pid=job_pid) if vm else STORY_KILL
+        kills = story_kills(facts, story_kill)
+        if vm:
+            expect(len(kills) == 1, 'the kill of site-build (pid %s) is found once' % job_pid)
+        else:
+            expect(len(kills) == 1 and kills[0][0]['source'] == STORY_LOG, "the story's kill is found once in kern.log")
+        threshold = kills[0][1] if len(kills) == 1 else None
+        # Before, the driver's defaults; after, the same values as lowmem.hardening saved them before the change.
+        table = 'current' if when == 'before' else 'original'
+        expect(threshold is not None
+               and (threshold['table'], threshold['minfree_pages'], threshold['adj']) == (table, 1536, 0),
+               '%s was possible below 1536 pages, the threshold for adj >= 0 in %s'
+               % ('the kill of site-build' if vm else "the story's kill", TABLES[table]))
+    if vm:
+        if when == 'before':
+            expect(not facts['kills'], 'no kill yet')
+            expect(not memory['swaps'], 'no swap')
+        else:
+            expect([s['filename'] for s in memory['swaps']] == ['/swapfile']
+                   and (memory['swap_total_bytes'] or 0) > 0, 'swap on, from /swapfile only')
     if when == 'before':
         expect(facts['params'] == DEFAULTS, "the driver's defaults: %r" % DEFAULTS)
         expect(not facts['persist']['mechanisms'], 'nothing persists the values')
@@ -146,15 +173,22 @@ def failed_expectations(facts, when):
 
 
 def main(argv):
-    if len(argv) not in (2, 3) or argv[1] not in ('before', 'after') or argv[2:] not in ([], ['--check']):
-        sys.exit('usage: report.py before|after [--check] < ad hoc output of lowmemorykiller_info')
-    when = argv[1]
+    parser = argparse.ArgumentParser(prog='report.py', description='the demo\'s BEFORE or AFTER, from the ad hoc '
+                                     'output of lowmem.hardening.lowmemorykiller_info on stdin')
+    parser.add_argument('when', choices=['before', 'after'])
+    parser.add_argument('--vm', action='store_true',
+                        help="the droplet is make demo's VM, not make demo-quick's container")
+    parser.add_argument('--job-pid', type=int, help='with --vm after: the pid of the site-build that was killed')
+    parser.add_argument('--check', action='store_true', help='verify the host is what the demo says; exit 1 if not')
+    args = parser.parse_args(argv[1:])
+    if args.check and args.vm and args.when == 'after' and args.job_pid is None:
+        parser.error('--check --vm after needs --job-pid')
     facts = parse_adhoc(sys.stdin.read())['lowmemorykiller']
-    print('\n'.join(show(facts, when)))
-    if argv[2:] == ['--check']:
-        failed = failed_expectations(facts, when)
+    print('\n'.join(show(facts, args.when, args.vm)))
+    if args.check:
+        failed = failed_expectations(facts, args.when, args.vm, args.job_pid)
         for description in failed:
-            print('demo-check %s: NOT as expected: %s' % (when, description), file=sys.stderr)
+            print('demo-check %s: NOT as expected: %s' % (args.when, description), file=sys.stderr)
         return 1 if failed else 0
     return 0
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`: the collection's main job on a stand-in for a 512 MB droplet of 2014, before and after.
-#   demo/demo.sh run     a fresh container, BEFORE, playbooks/harden-lowmem.yml twice, AFTER; it stays up
-#   demo/demo.sh check   the same in a container of its own, verifying what it prints; removed at the end
-#   demo/demo.sh clean   remove the run's container and its disk volume
-#   demo/demo.sh env     print the environment in which the commands that `run` shows work:
-#                        eval "$(demo/demo.sh env)"
+# `make demo-quick`: the story of `make demo` in seconds, on a podman container standing in for a 512 MB
+# droplet of 2014 (fake lowmemorykiller sysfs, emulated MemTotal, a canned kern.log); nothing is really
+# killed and swap is not turned on. `make demo` plays it on a real kernel (demo/demo-vm.sh).
+#   demo/demo-container.sh run     a fresh container, BEFORE, playbooks/harden-lowmem.yml twice, AFTER; it stays up
+#   demo/demo-container.sh check   the same in a container of its own, verifying what it prints; removed at the end
+#   demo/demo-container.sh clean   remove the run's container and its disk volume
+#   demo/demo-container.sh env     print the environment in which the commands that `run` shows work:
+#                                  eval "$(demo/demo-container.sh env)"
 # Needs root (rootful podman: the fake sysfs is a FUSE mount), the image
 # localhost/lowmem-hardening/debian12:systemd (tests/containers/build-images.sh) and a venv with
 # ansible-core and containers.podman (LOWMEM_DEMO_VENV, default .venv-molecule).
@@ -20,22 +22,15 @@ case "$mode" in
         exit 2
         ;;
 esac
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-venv=${LOWMEM_DEMO_VENV:-$repo/.venv-molecule}
+# shellcheck source=demo/common.sh
+. "$(dirname "$0")/common.sh"
 image=localhost/lowmem-hardening/debian12:systemd
 volume=$name-disk
 params=/sys/module/lowmemorykiller/parameters
 swapfile=/mnt/disk/swapfile
-# What the container needs from the host and Ansible's own files: gone with the container.
-state=$repo/build/demo/$name
 
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$repo/tests/containers/containers.conf}
-export ANSIBLE_CONFIG=$repo/demo/ansible.cfg
-export ANSIBLE_HOME=$state/ansible-home
-# The checkout itself is the collection under test (linked by start), then containers.podman.
-export ANSIBLE_COLLECTIONS_PATH=$state/collections:$venv/collections
-export PATH=$venv/bin:$PATH
+export ANSIBLE_INVENTORY=$repo/demo/inventory.ini
 
 clean() {
     podman rm --force --ignore --time 1 "$name" >/dev/null
@@ -45,8 +40,7 @@ clean() {
 
 start() {
     clean
-    mkdir -p "$state/collections/ansible_collections/lowmem"
-    ln -s "$repo" "$state/collections/ansible_collections/lowmem/hardening"
+    link_collection
     # An idle 512 MB droplet's /proc/meminfo, with the host's swap lines: swap is kernel-wide, and
     # /proc/swaps in the container is the host's.
     awk 'NR == FNR { if ($1 == "SwapTotal:" || $1 == "SwapFree:") host[$1] = $2; next }
@@ -83,20 +77,6 @@ wait_for_boot() {
     fi
 }
 
-# Runs and shows a command, as the user would type it (inventory and settings come from demo/ansible.cfg).
-shown() {
-    printf '\n$ %s\n' "$*"
-    "$@"
-}
-
-# BEFORE or AFTER: what lowmemorykiller_info finds, formatted by demo/report.py.
-look() {
-    local when=$1
-    local command=(ansible droplet "${host_override[@]}" -m lowmem.hardening.lowmemorykiller_info -a sources=files)
-    printf '\n$ %s\n' "${command[*]}"
-    "${command[@]}" | python3 "$repo/demo/report.py" "$when" "${check[@]}"
-}
-
 swapfile_line() {
     local facts fstab signature bytes owner mode
     facts=$(podman exec "$name" stat -c '%s %U %a' "$swapfile")
@@ -114,34 +94,26 @@ swapfile_line() {
 }
 
 if [ "$mode" = env ]; then
-    for variable in CONTAINERS_CONF ANSIBLE_CONFIG ANSIBLE_HOME ANSIBLE_COLLECTIONS_PATH PATH; do
-        printf 'export %s=%q\n' "$variable" "${!variable}"
-    done
-    printf 'cd %q\n' "$repo"
+    print_env CONTAINERS_CONF ANSIBLE_CONFIG ANSIBLE_INVENTORY ANSIBLE_HOME ANSIBLE_COLLECTIONS_PATH PATH
     exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-    echo 'demo: needs root (rootful podman: the fake sysfs is a FUSE mount in the container)' >&2
-    exit 1
-fi
+need_root 'rootful podman: the fake sysfs is a FUSE mount in the container'
 if [ "$mode" = clean ]; then
     clean
     echo "Removed the container $name and its volume $volume."
     exit 0
 fi
 if ! podman image exists "$image"; then
-    echo "demo: no image $image; make demo builds it (tests/containers/build-images.sh)" >&2
+    echo "demo: no image $image; make demo-quick builds it (tests/containers/build-images.sh)" >&2
     exit 1
 fi
 
-check=()
 host_override=()
 if [ "$mode" = check ]; then
-    check=(--check)
     host_override=(-e "ansible_host=$name")
     trap clean EXIT
 else
-    trap 'status=$?; [ "$status" -eq 0 ] || echo "demo: failed; the container $name is left for a look, make demo-clean removes it" >&2' EXIT
+    trap 'status=$?; [ "$status" -eq 0 ] || echo "demo: failed; the container $name is left for a look, make demo-quick-clean removes it" >&2' EXIT
 fi
 
 start
@@ -156,28 +128,17 @@ cat <<EOF
   swap disk       podman volume $volume at /mnt/disk (the overlay root cannot hold swap)
 EOF
 
-look before
+look before "${host_override[@]}" -a sources=files
 
-playbook=(ansible-playbook playbooks/harden-lowmem.yml "${host_override[@]}"
-    -e "lowmem_swapfile_path=$swapfile" -e lowmem_swapfile_active=false -e lowmem_swapfile_size=1G)
-shown "${playbook[@]}"
+playbook_twice ansible-playbook playbooks/harden-lowmem.yml "${host_override[@]}" \
+    -e "lowmem_swapfile_path=$swapfile" -e lowmem_swapfile_active=false -e lowmem_swapfile_size=1G
 
-printf '\n$ %s   # again: is anything left to change?\n' "${playbook[*]}"
-output=$("${playbook[@]}" 2>&1) || { echo "$output"; echo 'demo: the second run failed' >&2; exit 1; }
-recap=$(grep -E '^droplet +:' <<<"$output") || { echo "$output"; echo 'demo: no recap for droplet' >&2; exit 1; }
-changed=$(sed -E 's/.* changed=([0-9]+).*/\1/' <<<"$recap")
-echo "second run: changed=$changed$([ "$changed" -eq 0 ] && echo ', nothing left to change')   ($(tr -s ' ' <<<"${recap#*: }" | cut -d' ' -f1-4))"
-if [ "${#check[@]}" -gt 0 ] && [ "$changed" -ne 0 ]; then
-    echo 'demo-check: NOT as expected: the second run changes nothing' >&2
-    exit 1
-fi
-
-look after
+look after "${host_override[@]}" -a sources=files
 swapfile_line
 
 if [ "$mode" = run ]; then
-    printf '\nThe droplet stays up: podman exec -it %s bash   (make demo-clean removes it and its volume)\n' "$name"
+    printf '\nThe droplet stays up: podman exec -it %s bash   (make demo-quick-clean removes it and its volume)\n' "$name"
     # shellcheck disable=SC2016  # a command for the user to type
-    printf 'To type the commands above yourself: eval "$(demo/demo.sh env)"\n'
+    printf 'To type the commands above yourself: eval "$(demo/demo-container.sh env)"\n'
 fi
 printf 'Done in %d s.\n' "$SECONDS"
