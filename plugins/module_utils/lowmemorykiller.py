@@ -417,7 +417,8 @@ def check_path(path):
 
 
 def choose_persist_method(requested, has_systemd, has_openrc, has_cron):
-    """persist=auto -> systemd-tmpfiles, then OpenRC local.d, then cron @reboot."""
+    """persist=auto -> systemd-tmpfiles, then OpenRC local.d (has_openrc: its `local` service starts at
+    boot), then cron @reboot."""
     if requested != 'auto':
         return requested
     if has_systemd:

@@ -91,8 +91,10 @@ options:
     description:
       - How the runtime values come back after a reboot. The boot-time file holds adj and minfree and every
         other parameter this module has set, as the kernel shows them, and refers to O(path).
-      - V(auto) picks V(tmpfiles) on systemd hosts, V(openrc) on OpenRC, V(cron) where a cron daemon runs, and
-        fails when there is none.
+      - V(auto) picks V(tmpfiles) on systemd hosts, V(openrc) on OpenRC when its C(local) service starts at
+        boot (it is in the C(sysinit), C(boot) or C(default) runlevel), V(cron) where a cron daemon runs, and
+        fails when there is none. V(openrc) where C(local) does not start at boot warns that the file will not
+        run until C(rc-update add local default).
       - V(tmpfiles) writes C(/etc/tmpfiles.d/lowmemorykiller.conf), V(sysfsutils) C(/etc/sysfs.d/lowmemorykiller.conf),
         V(openrc) C(/etc/local.d/lowmemorykiller.start) (0755), V(cron) C(/etc/cron.d/lowmemorykiller)
         (C(@reboot) lines). All are root-owned, 0644 unless said, and written atomically; choosing one removes
@@ -226,6 +228,9 @@ SYSTEMD_RUN_DIR = '/run/systemd/system'
 OPENRC_RUN_DIR = '/run/openrc'
 SYSFSUTILS_DIR = '/etc/sysfs.d'
 OPENRC_LOCAL_DIR = '/etc/local.d'
+# /etc/local.d runs only where OpenRC's `local` service is in a runlevel started at boot (Debian's
+# openrc package puts it in `nonetwork` only; Alpine in none: `rc-update add local default`).
+OPENRC_BOOT_RUNLEVELS = ('/etc/runlevels/sysinit', '/etc/runlevels/boot', '/etc/runlevels/default')
 
 
 def sysfs_write(path, data):
@@ -300,6 +305,8 @@ class LowMemoryKiller(object):
             found.add('tmpfiles')
         if os.path.isdir(OPENRC_RUN_DIR) or os.path.isdir(OPENRC_LOCAL_DIR):
             found.add('openrc')
+            if any(os.path.lexists(os.path.join(runlevel, 'local')) for runlevel in OPENRC_BOOT_RUNLEVELS):
+                found.add('openrc-local-at-boot')
         if os.path.isdir(SYSFSUTILS_DIR):
             found.add('sysfsutils')
         if self.module.get_bin_path('cron') or self.module.get_bin_path('crond'):
@@ -505,11 +512,15 @@ class LowMemoryKiller(object):
         if requested == 'none':
             return None, {}
         available = self.available_persist_methods()
-        method = lmk.choose_persist_method(requested, 'tmpfiles' in available, 'openrc' in available,
+        method = lmk.choose_persist_method(requested, 'tmpfiles' in available, 'openrc-local-at-boot' in available,
                                            'cron' in available)
         if method not in available:
             raise lmk.ParamError('persist: %s is not available on this host (found: %s)'
-                                 % (method, ', '.join(sorted(available)) or 'none'))
+                                 % (method, ', '.join(sorted(available - set(['openrc-local-at-boot']))) or 'none'))
+        if method == 'openrc' and 'openrc-local-at-boot' not in available:
+            self.module.warn("persist=openrc: OpenRC's local service is in no runlevel started at boot "
+                             "(sysinit, boot, default), so %s will not run at boot until "
+                             "`rc-update add local default`" % lmk.PERSIST_FILES['openrc'])
         self.persisted = lmk.persisted_names(desired, entry.get('persisted'), after)
         content = lmk.render_persistence(method, self.path, dict((n, after[n]) for n in self.persisted))
         files = dict((f, (None, 0)) for m, f in lmk.PERSIST_FILES.items() if m != method)

@@ -40,7 +40,7 @@ class Host(object):
         meminfo = os.path.join(self.root, 'meminfo')
         with open(meminfo, 'w') as f:
             f.write('MemTotal:         524288 kB\nMemFree:           10000 kB\n')
-        self.methods = set(['tmpfiles', 'cron', 'openrc', 'sysfsutils'])
+        self.methods = set(['tmpfiles', 'cron', 'openrc', 'openrc-local-at-boot', 'sysfsutils'])
         monkeypatch.setattr(lmk_utils, 'PERSIST_FILES', self.files)
         monkeypatch.setattr(module, 'STATE_FILE', self.state_file)
         monkeypatch.setattr(module, 'MEMINFO', meminfo)
@@ -228,11 +228,29 @@ def test_openrc_script_is_executable(host):
 
 
 def test_auto_prefers_tmpfiles_then_openrc_then_cron(host):
-    host.methods = set(['cron', 'openrc'])
+    host.methods = set(['cron', 'openrc', 'openrc-local-at-boot'])
     assert host.run(state='disabled')['persist']['method'] == 'openrc'
     host.methods = set(['cron'])
     assert host.run(state='disabled')['persist']['method'] == 'cron'
     assert not os.path.exists(host.files['openrc'])
+
+
+def test_auto_skips_openrc_where_its_local_service_does_not_start_at_boot(host):
+    # Debian's openrc puts `local` in the nonetwork runlevel only: /etc/local.d would never run at boot
+    # (seen at a real boot in the Molecule scenario kernel).
+    host.methods = set(['cron', 'openrc'])
+    result = host.run(state='disabled')
+    assert result['persist']['method'] == 'cron'
+    assert not os.path.exists(host.files['openrc'])
+    assert not any('rc-update' in warning for warning in result.get('warnings', []))
+
+
+def test_explicit_openrc_where_local_does_not_start_at_boot_warns_how_to_enable_it(host):
+    host.methods = set(['cron', 'openrc'])
+    result = host.run(state='disabled', persist='openrc')
+    assert result['persist']['method'] == 'openrc'
+    assert os.path.exists(host.files['openrc'])
+    assert any('rc-update add local default' in warning for warning in result['warnings']), result
 
 
 def test_boot_file_follows_later_runs(host):
