@@ -92,9 +92,9 @@ options:
       - How the runtime values come back after a reboot. The boot-time file holds adj and minfree and every
         other parameter this module has set, as the kernel shows them, and refers to O(path).
       - V(auto) picks V(tmpfiles) on systemd hosts, V(openrc) on OpenRC when its C(local) service starts at
-        boot (it is in the C(sysinit), C(boot) or C(default) runlevel), V(cron) where a cron daemon runs, and
-        fails when there is none. V(openrc) where C(local) does not start at boot warns that the file will not
-        run until C(rc-update add local default).
+        boot (it exists and is in the C(sysinit), C(boot) or C(default) runlevel; Debian's openrc has none),
+        V(cron) where a cron daemon runs, and fails when there is none. V(openrc) where C(local) does not
+        start at boot warns that the file will not run.
       - V(tmpfiles) writes C(/etc/tmpfiles.d/lowmemorykiller.conf), V(sysfsutils) C(/etc/sysfs.d/lowmemorykiller.conf),
         V(openrc) C(/etc/local.d/lowmemorykiller.start) (0755), V(cron) C(/etc/cron.d/lowmemorykiller)
         (C(@reboot) lines). All are root-owned, 0644 unless said, and written atomically; choosing one removes
@@ -228,8 +228,9 @@ SYSTEMD_RUN_DIR = '/run/systemd/system'
 OPENRC_RUN_DIR = '/run/openrc'
 SYSFSUTILS_DIR = '/etc/sysfs.d'
 OPENRC_LOCAL_DIR = '/etc/local.d'
-# /etc/local.d runs only where OpenRC's `local` service is in a runlevel started at boot (Debian's
-# openrc package puts it in `nonetwork` only; Alpine in none: `rc-update add local default`).
+# /etc/local.d runs only where OpenRC's `local` service exists and is in a runlevel started at boot.
+# Alpine ships it in no runlevel (`rc-update add local default`); Debian's openrc does not ship it at
+# all (a dangling `nonetwork/local` link; Debian has rc.local instead).
 OPENRC_BOOT_RUNLEVELS = ('/etc/runlevels/sysinit', '/etc/runlevels/boot', '/etc/runlevels/default')
 
 
@@ -305,7 +306,7 @@ class LowMemoryKiller(object):
             found.add('tmpfiles')
         if os.path.isdir(OPENRC_RUN_DIR) or os.path.isdir(OPENRC_LOCAL_DIR):
             found.add('openrc')
-            if any(os.path.lexists(os.path.join(runlevel, 'local')) for runlevel in OPENRC_BOOT_RUNLEVELS):
+            if any(os.path.exists(os.path.join(runlevel, 'local')) for runlevel in OPENRC_BOOT_RUNLEVELS):
                 found.add('openrc-local-at-boot')
         if os.path.isdir(SYSFSUTILS_DIR):
             found.add('sysfsutils')
@@ -518,9 +519,10 @@ class LowMemoryKiller(object):
             raise lmk.ParamError('persist: %s is not available on this host (found: %s)'
                                  % (method, ', '.join(sorted(available - set(['openrc-local-at-boot']))) or 'none'))
         if method == 'openrc' and 'openrc-local-at-boot' not in available:
-            self.module.warn("persist=openrc: OpenRC's local service is in no runlevel started at boot "
-                             "(sysinit, boot, default), so %s will not run at boot until "
-                             "`rc-update add local default`" % lmk.PERSIST_FILES['openrc'])
+            self.module.warn("persist=openrc: OpenRC's local service (/etc/init.d/local) is missing or in no "
+                             "runlevel started at boot (sysinit, boot, default), so %s will not run at boot; "
+                             "where OpenRC ships it, `rc-update add local default` enables it"
+                             % lmk.PERSIST_FILES['openrc'])
         self.persisted = lmk.persisted_names(desired, entry.get('persisted'), after)
         content = lmk.render_persistence(method, self.path, dict((n, after[n]) for n in self.persisted))
         files = dict((f, (None, 0)) for m, f in lmk.PERSIST_FILES.items() if m != method)
