@@ -6,8 +6,14 @@
 #                         --switch android_autodetect=1 or --flavour openrc) and write
 #                         build/kernel-vm/inventory.ini (host kernel-vm) and build/kernel-vm/ssh_config
 #   make kernel-vm-clean  stop it and remove its overlay
+#   make bench-kernel-vm  boot times (cold, warm) and a module call next to ping on the VM:
+#                         bench/kernel_vm.py, bench/results/kernel-vm.md
+#   make kernel           the Molecule scenario `kernel` (molecule/kernel): the collection on the real kernel,
+#                         three VMs (systemd, Android's autodetection, OpenRC); part of `make test`
 # Root is needed (apt-get for the pinned headers, podman for the images, files owned by guest users).
 
+
+TEST_TARGETS += kernel
 
 KERNEL_BUILD := $(BUILD)/kernel
 KERNEL_VM := $(BUILD)/kernel-vm
@@ -29,14 +35,28 @@ kernel-vm-build: kernel-root kernel-system-packages
 
 .PHONY: kernel-vm
 kernel-vm: kernel-vm-build
-	@$(KERNEL_ENV) tests/kernel/vm.py stop $(KERNEL_VM)/vm
-	@$(KERNEL_ENV) tests/kernel/vm.py start $(KERNEL_VM)/vm --name kernel-vm $(KERNEL_VM_ARGS)
-	@$(KERNEL_ENV) tests/kernel/vm.py inventory $(KERNEL_VM)/vm >$(KERNEL_VM)/inventory.ini
-	@$(KERNEL_ENV) tests/kernel/vm.py ssh-config $(KERNEL_VM)/vm >$(KERNEL_VM)/ssh_config
+	@$(KERNEL_ENV) python3 tests/kernel/vm.py stop $(KERNEL_VM)/vm
+	@$(KERNEL_ENV) python3 tests/kernel/vm.py start $(KERNEL_VM)/vm --name kernel-vm $(KERNEL_VM_ARGS)
+	@$(KERNEL_ENV) python3 tests/kernel/vm.py inventory $(KERNEL_VM)/vm >$(KERNEL_VM)/inventory.ini
+	@$(KERNEL_ENV) python3 tests/kernel/vm.py ssh-config $(KERNEL_VM)/vm >$(KERNEL_VM)/ssh_config
 	@echo 'Inventory: $(KERNEL_VM)/inventory.ini   ssh -F $(KERNEL_VM)/ssh_config kernel-vm'
 
 .PHONY: kernel-vm-clean
 kernel-vm-clean:
-	@$(KERNEL_ENV) tests/kernel/vm.py stop $(KERNEL_VM)/vm
+	@$(KERNEL_ENV) python3 tests/kernel/vm.py stop $(KERNEL_VM)/vm
 	@rm -f $(KERNEL_VM)/inventory.ini $(KERNEL_VM)/ssh_config
 	@echo 'Stopped kernel-vm and removed its overlay.'
+
+.PHONY: kernel
+kernel: kernel-vm-build molecule-venv
+	$(MOLECULE_ENV) $(KERNEL_ENV) molecule test -s kernel
+
+# Boot times and one module call next to ping on the VM (bench/kernel_vm.py); minutes, not in make test.
+KERNEL_BENCH_COLLECTIONS := $(BUILD)/bench/kernel-vm-collections
+.PHONY: bench-kernel-vm
+bench-kernel-vm: kernel-vm-build molecule-venv
+	@mkdir -p $(KERNEL_BENCH_COLLECTIONS)/ansible_collections/lowmem
+	@ln -sfn $(CURDIR) $(KERNEL_BENCH_COLLECTIONS)/ansible_collections/lowmem/hardening
+	$(KERNEL_ENV) PATH=$(MOLECULE_VENV)/bin:$$PATH ANSIBLE_HOME=$(BUILD)/bench/kernel-vm-ansible-home \
+		ANSIBLE_COLLECTIONS_PATH=$(KERNEL_BENCH_COLLECTIONS) \
+		$(MOLECULE_VENV)/bin/python bench/kernel_vm.py --results bench/results/kernel-vm.md $(BENCH_ARGS)

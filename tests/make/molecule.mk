@@ -1,7 +1,7 @@
 # Container tests, included by the Makefile:
 #   make fakesysfs        the fake sysfs (tests/fakesysfs) mounted on the host, and the
 #                         lowmemorykiller module run by .venv-molecule's ansible CLI against it
-#   make molecule         every Molecule scenario in molecule/ (real containers)
+#   make molecule         every container scenario in molecule/ (all but kernel: tests/make/kernel.mk)
 #   make molecule-images  build the missing base images only
 #   make molecule-lock    re-resolve tests/requirements-molecule.txt
 #   make molecule-clean   remove .venv-molecule and the base images
@@ -95,10 +95,11 @@ molecule-images: molecule-root | molecule-system-packages
 fakesysfs: $(MOLECULE_VENV_STAMP)
 	LOWMEM_FAKESYSFS_REQUIRED=1 $(MOLECULE_VENV)/bin/python -m pytest -p no:cacheprovider -r a tests/fakesysfs
 
-# Every scenario, each with its full sequence (destroy also after a failure).
+# Every container scenario, each with its full sequence (destroy also after a failure).
+# The VM scenario `kernel` has its own target (tests/make/kernel.mk).
 .PHONY: molecule
 molecule: molecule-root molecule-venv molecule-images
-	$(MOLECULE_ENV) molecule test --all
+	$(MOLECULE_ENV) molecule test --all --exclude kernel
 
 .PHONY: molecule-lock
 molecule-lock: | molecule-system-packages
