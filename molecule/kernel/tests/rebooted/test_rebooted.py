@@ -49,4 +49,3 @@ def test_swap_is_on_from_fstab(host):
 def test_the_sysctls_came_from_sysctl_d(host):
     assert host.file('/proc/sys/vm/swappiness').content_string == '10\n'
     assert host.file('/proc/sys/vm/vfs_cache_pressure').content_string == '50\n'
-
