@@ -8,7 +8,7 @@ serial console's log, QEMU's pid file and vm.json (name, SSH port, key).
   vm.py start DIR [--name NAME] [--flavour vm|openrc] [--switch NAME=VALUE]... [--append WORD]...
       boot a VM (512 MiB, one vCPU, TCG) and wait until root can log in over
       SSH on 127.0.0.1; --switch sets a load-time switch of the test driver
-      (android_autodetect=1, record_format=49), --append adds a kernel
+      (android_autodetect=1, record_format=4.9), --append adds a kernel
       command line word (e.g. lowmemorykiller.minfree=1).
   vm.py wait DIR...        wait until root can log in to each (after start --no-wait)
   vm.py stop DIR...        stop the VMs and remove their overlays (console.log stays
