@@ -104,16 +104,6 @@ def parse_params(texts):
     return values
 
 
-def parse_meminfo(text):
-    """MemTotal etc. from /proc/meminfo text, in bytes."""
-    info = {}
-    for line in text.splitlines():
-        match = re.match(r'^(\w+):\s+(\d+)(?:\s+kB)?$', line.strip())
-        if match:
-            info[match.group(1)] = int(match.group(2)) * 1024
-    return info
-
-
 # ---------------------------------------------------------------------------
 # Android's oom_adj autodetection
 

@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.lowmem.hardening.plugins.module_utils.host import TEMP_MARKER, unescape_octal
 
 KIB = 1024
 MIB = 1024 ** 2
@@ -30,9 +31,6 @@ MIN_PAGES = 10
 
 SWAP_MAGIC = b'SWAPSPACE2'
 
-# Leftovers of this module (temporaries, resize backups) are named
-# .<basename>.lowmem-tmp.<random> next to the swapfile.
-TEMP_MARKER = '.lowmem-tmp.'
 
 # The kernel cannot swap to files on these (no bmap/swap_activate, or
 # read-only, network or memory backed).
@@ -54,14 +52,12 @@ NOCOW_FILESYSTEMS = frozenset(['btrfs'])
 
 _SIZE_RE = re.compile(r'^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$', re.IGNORECASE)
 _UNIT = {'k': KIB, 'm': MIB, 'g': GIB, 't': 1024 ** 4}
-_OCTAL_ESCAPE = re.compile(br'\\([0-7]{3})')
 
 
 class SwapfileError(ValueError):
     """A request that must be refused; the message names the parameter."""
 
 
-SwapEntry = collections.namedtuple('SwapEntry', ['path', 'size', 'used', 'priority'])
 Mount = collections.namedtuple('Mount', ['mount_point', 'fstype', 'options'])
 # kind: 'missing', 'file', or what else is there ('directory', 'symlink', 'block device', ...)
 FileState = collections.namedtuple('FileState', ['kind', 'size', 'is_swap', 'mode', 'uid'])
@@ -75,7 +71,7 @@ Host = collections.namedtuple('Host', [
     'directory_writers',  # who besides root may create files in the directory: '' when nobody
     'mount',          # Mount of the swapfile's directory, or None if unknown
     'file',           # FileState
-    'swap',           # SwapEntry when path is active, else None
+    'swap',           # host.SwapArea when path is active, else None
     'fstab',          # bytes of the fstab file (b'' when missing)
     'stale',          # names of leftover temporaries to remove
 ])
@@ -154,48 +150,6 @@ def has_swap_signature(header, page_size):
     return header[page_size - len(SWAP_MAGIC):page_size] == SWAP_MAGIC
 
 
-def parse_meminfo(text):
-    """/proc/meminfo -> {name: bytes} (values in kB are KiB)."""
-    values = {}
-    for line in text.splitlines():
-        name, sep, rest = line.partition(':')
-        fields = rest.split()
-        if not sep or not fields or not fields[0].isdigit():
-            continue
-        factor = KIB if len(fields) > 1 and fields[1] == 'kB' else 1
-        values[name.strip()] = int(fields[0]) * factor
-    return values
-
-
-def memory_available(meminfo):
-    """MemAvailable; kernels before 3.14 lack it, estimate conservatively there."""
-    if 'MemAvailable' in meminfo:
-        return meminfo['MemAvailable']
-    return max(0, meminfo.get('MemFree', 0) + meminfo.get('Buffers', 0)
-               + meminfo.get('Cached', 0) - meminfo.get('Shmem', 0))
-
-
-def _unescape_octal(field):
-    """Undo the kernel's/libmount's \\ooo escaping (space, tab, newline, backslash)."""
-    return _OCTAL_ESCAPE.sub(lambda m: bytes(bytearray([int(m.group(1), 8)])), field)
-
-
-def parse_proc_swaps(data):
-    """/proc/swaps (bytes) -> {path bytes: SwapEntry} with sizes in bytes."""
-    entries = {}
-    for line in data.split(b'\n')[1:]:
-        fields = line.split()
-        if len(fields) < 5 or fields[1] == b'(deleted)':
-            continue
-        try:
-            size, used, priority = int(fields[-3]) * KIB, int(fields[-2]) * KIB, int(fields[-1])
-        except ValueError:
-            continue
-        path = _unescape_octal(fields[0])
-        entries[path] = SwapEntry(path, size, used, priority)
-    return entries
-
-
 def parse_mountinfo(data):
     """/proc/self/mountinfo (bytes) -> [Mount] in table order (mount points as bytes)."""
     mounts = []
@@ -206,7 +160,7 @@ def parse_mountinfo(data):
         separator = fields.index(b'-', 6)
         if len(fields) <= separator + 1:
             continue
-        mounts.append(Mount(_unescape_octal(fields[4]), to_text(fields[separator + 1]),
+        mounts.append(Mount(unescape_octal(fields[4]), to_text(fields[separator + 1]),
                             to_text(fields[5]).split(',')))
     return mounts
 
@@ -304,7 +258,7 @@ def _split_lines(content):
 
 def _is_entry_for(body, path):
     fields = body.split()
-    return bool(fields) and not fields[0].startswith(b'#') and _unescape_octal(fields[0]) == path
+    return bool(fields) and not fields[0].startswith(b'#') and unescape_octal(fields[0]) == path
 
 
 def fstab_update(content, path, line):
@@ -351,42 +305,32 @@ def _check_swapoff_fits(request, host):
             % (request.path, format_size(host.swap.used), format_size(host.mem_available)))
 
 
-def plan(request, host):
-    """Decide what to do; raise SwapfileError (naming the parameter) to refuse.
-
-    request.size is bytes (int) or 'auto' when state=present.
-    """
-    path = request.path
+def _check_path(request, host):
     current = host.file
     if current.kind not in ('missing', 'file'):
-        raise SwapfileError('path: %s is a %s; path must name a regular file or nothing yet' % (path, current.kind))
+        raise SwapfileError('path: %s is a %s; path must name a regular file or nothing yet' % (request.path, current.kind))
     if current.kind == 'file' and not current.is_swap:
         raise SwapfileError('path: %s exists but is not a swap file (no %s signature at offset %d); '
                             'move it away or choose another path'
-                            % (path, to_text(SWAP_MAGIC), host.page_size - len(SWAP_MAGIC)))
-    active_now = host.swap is not None
+                            % (request.path, to_text(SWAP_MAGIC), host.page_size - len(SWAP_MAGIC)))
 
-    if request.state == 'absent':
-        if active_now:
-            _check_swapoff_fits(request, host)
-        fstab_after = fstab_update(host.fstab, path, None)
-        remove = current.kind == 'file'
-        return Plan(
-            remove_stale=list(host.stale), write_size=None, fix_mode=False,
-            swapoff=active_now, swapon=False, remove=remove, fstab_after=fstab_after, fstab_line=None,
-            created=False, resized=False, removed=remove, size=0, active=False,
-            changed=bool(host.stale) or active_now or remove or fstab_after != host.fstab)
 
+def _check_directory(request, host):
     if not host.directory_exists:
-        raise SwapfileError('path: the directory of %s does not exist' % path)
+        raise SwapfileError('path: the directory of %s does not exist' % request.path)
     if host.directory_writers:
         # Others could plant a file with a swap signature there, or swap one for a symlink.
         raise SwapfileError('path: the directory of %s is writable by %s; choose a directory only root can '
-                            'write to, such as / or /var' % (path, host.directory_writers))
+                            'write to, such as / or /var' % (request.path, host.directory_writers))
     refusal = filesystem_refusal(host.mount)
     if refusal:
-        raise SwapfileError('path: %s %s; choose a path on a local disk filesystem (ext4, xfs, btrfs, ...)' % (path, refusal))
-    size = request.size
+        raise SwapfileError('path: %s %s; choose a path on a local disk filesystem (ext4, xfs, btrfs, ...)'
+                            % (request.path, refusal))
+
+
+def _size(request, host):
+    """(size in bytes, how to describe it in a message); refuses a size below mkswap's minimum."""
+    size, current = request.size, host.file
     described = format_size(size) if size != 'auto' else ''
     if size == 'auto':
         space = host.free + (current.size if current.kind == 'file' else 0)
@@ -397,26 +341,58 @@ def plan(request, host):
     if size < minimum:
         raise SwapfileError('size: %s is below the minimum mkswap accepts, %d pages = %s'
                             % (described, MIN_PAGES, format_size(minimum)))
+    return size, described
+
+
+def _check_writable(request, host, size, described):
+    if host.mount is not None and 'ro' in host.mount.options:
+        raise SwapfileError('path: %s is on a read-only mount (%s)'
+                            % (request.path, to_text(host.mount.mount_point, errors='surrogate_or_replace')))
+    needed = size + SPACE_MARGIN
+    if host.free < needed:
+        raise SwapfileError('size: %s does not fit: writing it needs %s free (size plus a %s margin%s), '
+                            'the filesystem has %s'
+                            % (described, format_size(needed), format_size(SPACE_MARGIN),
+                               '; the old file stays until the new one is complete' if host.file.kind == 'file' else '',
+                               format_size(host.free)))
+
+
+def _plan_absent(request, host):
+    active_now = host.swap is not None
+    if active_now:
+        _check_swapoff_fits(request, host)
+    fstab_after = fstab_update(host.fstab, request.path, None)
+    remove = host.file.kind == 'file'
+    return Plan(
+        remove_stale=list(host.stale), write_size=None, fix_mode=False,
+        swapoff=active_now, swapon=False, remove=remove, fstab_after=fstab_after, fstab_line=None,
+        created=False, resized=False, removed=remove, size=0, active=False,
+        changed=bool(host.stale) or active_now or remove or fstab_after != host.fstab)
+
+
+def plan(request, host):
+    """Decide what to do; raise SwapfileError (naming the parameter) to refuse.
+
+    request.size is bytes (int) or 'auto' when state=present.
+    """
+    _check_path(request, host)
+    if request.state == 'absent':
+        return _plan_absent(request, host)
+    _check_directory(request, host)
+    size, described = _size(request, host)
+    current = host.file
     write = current.kind == 'missing' or current.size != size
     if write:
-        if host.mount is not None and 'ro' in host.mount.options:
-            raise SwapfileError('path: %s is on a read-only mount (%s)'
-                                % (path, to_text(host.mount.mount_point, errors='surrogate_or_replace')))
-        needed = size + SPACE_MARGIN
-        if host.free < needed:
-            raise SwapfileError('size: %s does not fit: writing it needs %s free (size plus a %s margin%s), '
-                                'the filesystem has %s'
-                                % (described, format_size(needed), format_size(SPACE_MARGIN),
-                                   '; the old file stays until the new one is complete' if current.kind == 'file' else '',
-                                   format_size(host.free)))
+        _check_writable(request, host, size, described)
+    active_now = host.swap is not None
     reprioritize = active_now and request.active and not priority_matches(request.priority, host.swap.priority)
     swapoff = active_now and (write or not request.active or reprioritize)
     if swapoff:
         _check_swapoff_fits(request, host)
     swapon = request.active and (not active_now or swapoff)
     fix_mode = current.kind == 'file' and not write and (current.mode != 0o600 or current.uid != 0)
-    line = fstab_line(path, request.priority) if request.fstab else None
-    fstab_after = fstab_update(host.fstab, path, line)
+    line = fstab_line(request.path, request.priority) if request.fstab else None
+    fstab_after = fstab_update(host.fstab, request.path, line)
     return Plan(
         remove_stale=list(host.stale), write_size=size if write else None, fix_mode=fix_mode,
         swapoff=swapoff, swapon=swapon, remove=False, fstab_after=fstab_after,

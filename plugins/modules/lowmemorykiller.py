@@ -26,6 +26,8 @@ description:
     (mode 0600), so O(state=restored) can undo everything.
   - Warns when Android's C(lmkd) is running, because it rewrites these values itself.
   - Concurrent runs on one host wait for each other (an flock on O(path)).
+  - A run that fails still returns what it saw (RV(present), RV(before)) and, in RV(after), what the kernel
+    shows once everything was put back.
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
 attributes:
@@ -39,9 +41,9 @@ attributes:
     support: full
     platforms: posix
     description: Linux kernels with the lowmemorykiller driver; others report O(missing).
+extends_documentation_fragment:
+  - lowmem.hardening.host
 notes:
-  - Needs root (C(become=true)).
-  - Target Python 3.6 or newer.
   - "O(state=disabled) writes exactly C(adj=9999) and C(minfree=1): 9999 is above any oom_score_adj (at most
     1000) and any oom_adj (at most 15), so no process is ever a candidate, on every kernel version."
   - When only one of O(adj) and O(minfree) is given, the other keeps its current values and the driver uses
@@ -128,7 +130,7 @@ EXAMPLES = r'''
 
 - name: Keep the driver but with thresholds in MiB and % of RAM
   lowmem.hardening.lowmemorykiller:
-    minfree: [4M, 8M, 1%, 2%]
+    minfree: [4M, 8M, 2%, 3%]  # ascending on hosts of 512 MiB and more
     adj: [0, 100, 200, 900]
     persist: tmpfiles
 
@@ -211,19 +213,15 @@ mem_total_bytes:
   sample: 536870912
 '''
 
+import collections
 import errno
-import fcntl
-import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 
-STATE_FILE = '/var/lib/lowmem-hardening/lowmemorykiller.json'
-MEMINFO = '/proc/meminfo'
-PROC = '/proc'
 SYSTEMD_RUN_DIR = '/run/systemd/system'
 OPENRC_RUN_DIR = '/run/openrc'
 SYSFSUTILS_DIR = '/etc/sysfs.d'
@@ -233,407 +231,221 @@ OPENRC_LOCAL_DIR = '/etc/local.d'
 # all (a dangling `nonetwork/local` link; Debian has rc.local instead).
 OPENRC_BOOT_RUNLEVELS = ('/etc/runlevels/sysinit', '/etc/runlevels/boot', '/etc/runlevels/default')
 
-
-def sysfs_write(path, data):
-    """One write(2), as the kernel expects; O_TRUNC keeps plain-file stand-ins exact too."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+Request = collections.namedtuple('Request', 'state desired persist')
+Host = collections.namedtuple('Host', 'path page_size mem_total texts current state entry methods lmkd_running')
+# files: [(path, old text or None, new text or None, mode)] that differ; persisted: names in the boot file
+Plan = collections.namedtuple('Plan', 'desired writes after method files persisted')
 
 
-class WriteFailed(Exception):
+class WriteFailed(host.StepFailed):
     """A parameter write failed or read back wrong."""
 
 
-class LowMemoryKiller(object):
+# ---- reading ------------------------------------------------------------------------
 
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.path = None
-        self.persisted = []
-        self.undo = []
-        self.lock_fd = None
-
-    # -- reading -----------------------------------------------------------
-
-    def read_texts(self):
-        texts = {}
-        for name in sorted(os.listdir(self.path)):
-            full = os.path.join(self.path, name)
-            if not os.path.isfile(full):
-                continue
-            try:
-                with open(full, 'rb') as f:
-                    texts[name] = to_text(f.read(), errors='surrogate_or_strict')
-            except (IOError, OSError):
-                continue  # write-only or unreadable vendor parameter
-        return texts
-
-    def read_param(self, name):
-        with open(os.path.join(self.path, name), 'rb') as f:
-            text = to_text(f.read(), errors='surrogate_or_strict')
-        return lmk.parse_params({name: text})[name]
-
-    @staticmethod
-    def mem_total_bytes():
+def read_texts(path):
+    texts = {}
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if not os.path.isfile(full):
+            continue
         try:
-            with open(MEMINFO) as f:
-                return lmk.parse_meminfo(f.read()).get('MemTotal')
+            texts[name] = to_text(host.read_bytes(full), errors='surrogate_or_strict')
         except (IOError, OSError):
-            return None
+            continue  # write-only or unreadable vendor parameter
+    return texts
 
-    @staticmethod
-    def lmkd_running():
+
+def read_param(path, name):
+    text = to_text(host.read_bytes(os.path.join(path, name)), errors='surrogate_or_strict')
+    return lmk.parse_params({name: text})[name]
+
+
+def available_persist_methods(module):
+    found = set()
+    if os.path.isdir(SYSTEMD_RUN_DIR) and module.get_bin_path('systemd-tmpfiles'):
+        found.add('tmpfiles')
+    if os.path.isdir(OPENRC_RUN_DIR) or os.path.isdir(OPENRC_LOCAL_DIR):
+        found.add('openrc')
+        if any(os.path.exists(os.path.join(runlevel, 'local')) for runlevel in OPENRC_BOOT_RUNLEVELS):
+            found.add('openrc-local-at-boot')
+    if os.path.isdir(SYSFSUTILS_DIR):
+        found.add('sysfsutils')
+    if module.get_bin_path('cron') or module.get_bin_path('crond'):
+        found.add('cron')
+    return found
+
+
+def read_host(module, path, page_size, mem_total):
+    texts = read_texts(path)
+    state = host.load_state()
+    entry = dict(state.get('paths', {}).get(path) or {})
+    return Host(path, page_size, mem_total, texts, lmk.parse_params(texts), state, entry,
+                available_persist_methods(module), bool(host.find_processes(('lmkd',))))
+
+
+def read_request(module, current):
+    p = module.params
+    if p['state'] == 'restored':
+        lmk.normalise_request('restored', current.page_size, current.mem_total, adj=p['adj'], minfree=p['minfree'],
+                              cost=p['cost'], debug_level=p['debug_level'], extra_params=p['extra_params'])
+        original = lmk.parse_params(current.entry.get('original') or {})
+        return Request('restored', dict((k, v) for k, v in original.items() if k in current.current), None)
+    desired = lmk.normalise_request(
+        p['state'], current.page_size, current.mem_total, adj=p['adj'], minfree=p['minfree'], cost=p['cost'],
+        debug_level=p['debug_level'], extra_params=p['extra_params'], max_entries=p['max_entries'])
+    return Request(p['state'], desired, p['persist'])
+
+
+# ---- planning -------------------------------------------------------------------------
+
+def persist_method(module, request, current):
+    """The boot-time mechanism for this run, or None; warns when OpenRC's local.d will not run."""
+    if request.state == 'restored' or request.persist == 'none':
+        return None
+    available = current.methods
+    method = lmk.choose_persist_method(request.persist, 'tmpfiles' in available, 'openrc-local-at-boot' in available,
+                                       'cron' in available)
+    if method not in available:
+        raise lmk.ParamError('persist: %s is not available on this host (found: %s)'
+                             % (method, ', '.join(sorted(available - set(['openrc-local-at-boot']))) or 'none'))
+    if method == 'openrc' and 'openrc-local-at-boot' not in available:
+        module.warn("persist=openrc: OpenRC's local service (/etc/init.d/local) is missing or in no "
+                    "runlevel started at boot (sysinit, boot, default), so %s will not run at boot; "
+                    "where OpenRC ships it, `rc-update add local default` enables it" % lmk.PERSIST_FILES['openrc'])
+    return method
+
+
+def boot_files(request, current, method, persisted, shown):
+    """[(file, old text or None, new text or None, mode)] of the boot files that must change.
+
+    A file with the right content but another mode or owner differs too: it runs as root at boot.
+    A boot file is removed only when it was written for this path.
+    """
+    if request.state != 'restored' and request.persist == 'none':
+        return []
+    wanted = dict((f, (None, 0)) for m, f in lmk.PERSIST_FILES.items() if m != method)
+    if method:
+        content = lmk.render_persistence(method, current.path, dict((n, shown[n]) for n in persisted))
+        wanted[lmk.PERSIST_FILES[method]] = (content, lmk.PERSIST_MODES[method])
+    files = []
+    for dest, (content, mode) in sorted(wanted.items()):
+        old = host.copy_of(dest)
+        old_text = to_text(old.content, errors='surrogate_or_strict') if old else None
+        if content is None and old_text is not None and lmk.boot_file_header(current.path) not in old_text:
+            continue
+        if old_text != content or (content is not None and (old.mode, old.uid, old.gid) != (mode, 0, 0)):
+            files.append((dest, old_text, content, mode))
+    return files
+
+
+def make_plan(module, request, current):
+    autodetect = current.entry.get('adj_autodetect')
+    writes = lmk.plan_writes(request.desired, current.current, autodetect)
+    after = lmk.predict_after(current.current, writes, autodetect)
+    method = persist_method(module, request, current)
+    persisted = lmk.persisted_names(request.desired, current.entry.get('persisted'), after) if method else []
+    return Plan(request.desired, writes, after, method, boot_files(request, current, method, persisted, after),
+                persisted)
+
+
+# ---- applying ---------------------------------------------------------------------------
+
+def write_param(path, name, text):
+    try:
+        host.write_once(os.path.join(path, name), to_bytes(text + '\n'))
+    except (IOError, OSError) as exc:
+        # An array can only be emptied by a write the kernel refuses: "\n" fails with EINVAL and
+        # leaves zero entries, which is what was asked (a 0-byte write changes nothing).
+        if text or exc.errno != errno.EINVAL or read_param(path, name) != []:
+            raise
+
+
+def apply_writes(changes, current, writes):
+    """Write each parameter and check what the kernel shows; return whether adj autodetection was seen."""
+    observed = current.entry.get('adj_autodetect')
+    for name, value in writes:
+        text = lmk.format_value(value)
+        changes.did(lambda name=name: write_param(current.path, name, current.texts[name].strip()))
         try:
-            pids = [p for p in os.listdir(PROC) if p.isdigit()]
-        except OSError:
-            return False
-        for pid in pids:
-            try:
-                with open(os.path.join(PROC, pid, 'comm')) as f:
-                    if f.read().strip() == 'lmkd':
-                        return True
-            except (IOError, OSError):
-                continue
-        return False
-
-    def available_persist_methods(self):
-        found = set()
-        if os.path.isdir(SYSTEMD_RUN_DIR) and self.module.get_bin_path('systemd-tmpfiles'):
-            found.add('tmpfiles')
-        if os.path.isdir(OPENRC_RUN_DIR) or os.path.isdir(OPENRC_LOCAL_DIR):
-            found.add('openrc')
-            if any(os.path.exists(os.path.join(runlevel, 'local')) for runlevel in OPENRC_BOOT_RUNLEVELS):
-                found.add('openrc-local-at-boot')
-        if os.path.isdir(SYSFSUTILS_DIR):
-            found.add('sysfsutils')
-        if self.module.get_bin_path('cron') or self.module.get_bin_path('crond'):
-            found.add('cron')
-        return found
-
-    def lock(self):
-        """Serialise runs on this host: hold an flock on the parameters directory until exit.
-
-        Locking the directory itself creates no file, so a refused run still writes nothing.
-        """
-        self.lock_fd = os.open(self.path, os.O_RDONLY)
-        fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
-
-    def unlock(self):
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
-
-    # -- state file ----------------------------------------------------------
-
-    @staticmethod
-    def load_state():
-        try:
-            with open(STATE_FILE) as f:
-                state = json.load(f)
-        except (IOError, OSError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
-
-    # -- writing -----------------------------------------------------------
-
-    def write_param(self, name, text):
-        try:
-            sysfs_write(os.path.join(self.path, name), to_bytes(text + '\n'))
+            write_param(current.path, name, text)
         except (IOError, OSError) as exc:
-            # An array can only be emptied by a write the kernel refuses: "\n" fails with EINVAL and
-            # leaves zero entries, which is what was asked (a 0-byte write changes nothing).
-            if text or exc.errno != errno.EINVAL or self.read_param(name) != []:
-                raise
+            code = errno.errorcode.get(exc.errno, str(exc.errno))
+            hint = ' (read-only file system)' if exc.errno == errno.EROFS else ''
+            raise WriteFailed('%s: writing %s failed with %s: %s%s' % (option_of(name), text, code, exc.strerror, hint))
+        shown = read_param(current.path, name)
+        if name == 'adj':
+            seen = lmk.observe_autodetect(value, shown)
+            observed = seen if seen is not None else observed
+        if shown not in lmk.expected_readbacks(name, value, observed):
+            raise WriteFailed('%s: wrote %s but the kernel shows %s' % (option_of(name), text, lmk.format_value(shown)))
+    return observed
 
-    def apply_writes(self, writes, snapshot, autodetect):
-        """Write each parameter and verify what the kernel shows; roll back on any failure."""
-        observed = autodetect
-        for name, value in writes:
-            text = lmk.format_value(value)
-            self.undo.append(lambda name=name: self.write_param(name, snapshot[name].strip()))
-            try:
-                self.write_param(name, text)
-            except (IOError, OSError) as exc:
-                code = errno.errorcode.get(exc.errno, str(exc.errno))
-                hint = ' (read-only file system)' if exc.errno == errno.EROFS else ''
-                raise WriteFailed('%s: writing %s failed with %s: %s%s'
-                                  % (self._option(name), text, code, exc.strerror, hint))
-            shown = self.read_param(name)
-            if name == 'adj':
-                seen = lmk.observe_autodetect(value, shown)
-                observed = seen if seen is not None else observed
-            if shown not in lmk.expected_readbacks(name, value, observed):
-                raise WriteFailed('%s: wrote %s but the kernel shows %s'
-                                  % (self._option(name), text, lmk.format_value(shown)))
-        return observed
 
-    def write_file(self, dest, content, mode):
-        """Write dest atomically, root-owned, remembering how to undo it."""
-        b_dest = to_bytes(dest)
-        old = None
-        if os.path.exists(b_dest):
-            with open(b_dest, 'rb') as f:
-                old = f.read()
-        directory = os.path.dirname(dest)
-        self.makedirs(directory, 0o755)
-        self.undo.append(lambda: self._restore_file(dest, old, mode))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(dest))
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(to_bytes(content))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            self.module.atomic_move(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        os.chown(b_dest, 0, 0)
-        os.chmod(b_dest, mode)
-
-    def makedirs(self, directory, mode):
-        """Create missing directories, remembering to remove them on rollback."""
-        if os.path.isdir(directory):
-            return
-        self.makedirs(os.path.dirname(directory), mode)
-        os.mkdir(directory, mode)
-        self.undo.append(lambda: os.rmdir(directory))
-
-    def remove_file(self, dest):
-        with open(dest, 'rb') as f:
-            old = f.read()
-        mode = os.stat(dest).st_mode & 0o7777
-        os.unlink(dest)
-        self.undo.append(lambda: self._restore_file(dest, old, mode))
-
-    def _restore_file(self, dest, old, mode):
-        if old is None:
-            if os.path.exists(dest):
-                os.unlink(dest)
-            return
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix='.%s.' % os.path.basename(dest))
-        with os.fdopen(fd, 'wb') as f:
-            f.write(old)
-        os.chmod(tmp, mode)
-        os.rename(tmp, dest)
-
-    def rollback(self):
-        """Undo in reverse order; return what could not be undone."""
-        problems = []
-        while self.undo:
-            action = self.undo.pop()
-            try:
-                action()
-            except Exception as exc:  # keep undoing the rest
-                problems.append(to_native(exc))
-        return problems
-
-    @staticmethod
-    def _option(name):
-        return name if name in lmk.NAMED_PARAMS else 'extra_params.%s' % name
-
-    # -- the job -----------------------------------------------------------
-
-    def run(self):
-        p = self.params
-        if os.geteuid() != 0:
-            self.module.fail_json(msg='lowmem.hardening.lowmemorykiller must run as root to write %s and /etc: '
-                                      'use become: true' % p['path'])
-        page_size = os.sysconf('SC_PAGE_SIZE')
-        mem_total = self.mem_total_bytes()
-        result = dict(changed=False, present=False, before={}, after={}, thresholds=[], disabled=False,
-                      persist=dict(method=None, file=None), page_size=page_size, mem_total_bytes=mem_total)
-        try:
-            if p['max_entries'] < 1:
-                raise lmk.ParamError('max_entries: %d must be 1 or more' % p['max_entries'])
-            self.path = lmk.check_path(p['path'])
-            desired = lmk.normalise_request(
-                p['state'], page_size, mem_total, adj=p['adj'], minfree=p['minfree'], cost=p['cost'],
-                debug_level=p['debug_level'], extra_params=p['extra_params'], max_entries=p['max_entries'])
-        except lmk.ParamError as exc:
-            self.module.fail_json(msg=to_native(exc), **result)
-
-        if not os.path.isdir(self.path):
-            if p['missing'] == 'fail':
-                self.module.fail_json(msg='path: %s does not exist: this kernel has no lowmemorykiller driver '
-                                          '(missing=fail)' % self.path, **result)
-            self.module.exit_json(msg='This kernel has no lowmemorykiller (%s does not exist); nothing to do.'
-                                      % self.path, **result)
-
-        self.lock()
-        texts = self.read_texts()
-        current = lmk.parse_params(texts)
-        state = self.load_state()
-        entry = dict(state.get('paths', {}).get(self.path) or {})
-        autodetect = entry.get('adj_autodetect')
-
-        try:
-            if p['state'] == 'restored':
-                original = lmk.parse_params(entry.get('original') or {})
-                desired = dict((k, v) for k, v in original.items() if k in current)
-            writes = lmk.plan_writes(desired, current, autodetect)
-            method, files = self.plan_persistence(desired, entry, lmk.predict_after(current, writes, autodetect))
-        except lmk.ParamError as exc:
-            self.module.fail_json(msg=to_native(exc), **result)
-
-        after = lmk.predict_after(current, writes, autodetect)
-        file_changes = self.file_changes(files)
-        changed = bool(writes or file_changes)
-
-        warning = lmk.ignored_entries_warning(desired, after) if p['state'] == 'present' else None
-        if warning:
-            self.module.warn(warning)
-        if self.lmkd_running():
-            self.module.warn("Android's lmkd is running: it rewrites minfree and adj itself and will overwrite "
-                             "these values.")
-
-        if changed and not self.module.check_mode:
-            after = self.apply(desired, writes, texts, file_changes, state, entry, method, autodetect)
-
-        result.update(
-            changed=changed, present=True, before=current, after=after,
-            thresholds=lmk.effective_table(after, page_size, mem_total),
-            disabled=lmk.is_disabled(after),
-            persist=dict(method=method, file=lmk.PERSIST_FILES[method] if method else None),
-            msg=self.summary(writes, file_changes),
-        )
-        if self.module._diff:
-            result['diff'] = self.diff(current, after, file_changes)
-        self.module.exit_json(**result)
-
-    def plan_persistence(self, desired, entry, after):
-        """(method, {file: (content or None to remove, mode)}) for this run."""
-        requested = self.params['persist']
-        if self.params['state'] == 'restored':
-            return None, dict((f, (None, 0)) for f in lmk.PERSIST_FILES.values())
-        if requested == 'none':
-            return None, {}
-        available = self.available_persist_methods()
-        method = lmk.choose_persist_method(requested, 'tmpfiles' in available, 'openrc-local-at-boot' in available,
-                                           'cron' in available)
-        if method not in available:
-            raise lmk.ParamError('persist: %s is not available on this host (found: %s)'
-                                 % (method, ', '.join(sorted(available - set(['openrc-local-at-boot']))) or 'none'))
-        if method == 'openrc' and 'openrc-local-at-boot' not in available:
-            self.module.warn("persist=openrc: OpenRC's local service (/etc/init.d/local) is missing or in no "
-                             "runlevel started at boot (sysinit, boot, default), so %s will not run at boot; "
-                             "where OpenRC ships it, `rc-update add local default` enables it"
-                             % lmk.PERSIST_FILES['openrc'])
-        self.persisted = lmk.persisted_names(desired, entry.get('persisted'), after)
-        content = lmk.render_persistence(method, self.path, dict((n, after[n]) for n in self.persisted))
-        files = dict((f, (None, 0)) for m, f in lmk.PERSIST_FILES.items() if m != method)
-        files[lmk.PERSIST_FILES[method]] = (content, lmk.PERSIST_MODES[method])
-        return method, files
-
-    def file_changes(self, files):
-        """[(file, old content or None, new content or None, mode)] for files that differ.
-
-        A file with the right content but another mode or owner differs too: it runs as root at boot.
-        A boot file is removed only when it was written for this path.
-        """
-        changes = []
-        for dest, (content, mode) in sorted(files.items()):
-            old = None
-            if os.path.exists(dest):
-                with open(dest, 'rb') as f:
-                    old = to_text(f.read(), errors='surrogate_or_strict')
-            if content is None and old is not None and lmk.boot_file_header(self.path) not in old:
-                continue
-            if old != content or (content is not None and not self.root_owned_with_mode(dest, mode)):
-                changes.append((dest, old, content, mode))
-        return changes
-
-    @staticmethod
-    def root_owned_with_mode(dest, mode):
-        st = os.stat(dest)
-        return st.st_uid == 0 and st.st_gid == 0 and st.st_mode & 0o7777 == mode
-
-    def apply(self, desired, writes, texts, file_changes, state, entry, method, autodetect):
-        state_before = json.dumps(state, sort_keys=True) if os.path.exists(STATE_FILE) else None
-        entry.setdefault('original', texts)
-        paths = state.setdefault('paths', {})
-        try:
-            if self.params['state'] != 'restored':
-                paths[self.path] = entry
-                self.save_state(state, state_before)
-            observed = self.apply_writes(writes, texts, autodetect)
-            if method:
-                # The boot file holds what the kernel now shows (an Android kernel may have converted adj).
-                shown = lmk.parse_params(self.read_texts())
-                file_changes = self.file_changes(self.plan_persistence(desired, entry, shown)[1])
-            for dest, old, content, mode in file_changes:
-                if content is None:
-                    self.remove_file(dest)
-                else:
-                    self.write_file(dest, content, mode)
-            if self.params['state'] != 'restored':
-                entry['adj_autodetect'] = observed
-                if method:
-                    entry['persisted'] = self.persisted
-            else:
-                # Forgotten only now that they are back: a run killed before this can be repeated.
-                paths.pop(self.path, None)
-            self._write_state(state)
-        except BaseException as exc:
-            problems = self.rollback()
-            if not isinstance(exc, (WriteFailed, IOError, OSError)):
-                raise
-            shown = self.read_texts()
-            problems += ['%s shows %s, was %s' % (name, shown.get(name, '').strip(), text.strip())
-                         for name, text in sorted(texts.items()) if shown.get(name) != text]
-            tail = ('Every parameter and file was restored to its state before this run.' if not problems
-                    else 'Rollback was incomplete: %s.' % '; '.join(problems))
-            self.module.fail_json(msg='%s. %s' % (to_native(exc), tail), before=lmk.parse_params(texts),
-                                  after=lmk.parse_params(shown))
-        return lmk.parse_params(self.read_texts())
-
-    def save_state(self, state, state_before):
-        """Save the state file now, so an interrupted run can still be restored."""
-        self.makedirs(os.path.dirname(STATE_FILE), 0o700)
-        if state_before is None:
-            self.undo.append(lambda: os.unlink(STATE_FILE) if os.path.exists(STATE_FILE) else None)
+def apply(changes, request, current, the_plan):
+    """Save the first-seen values, write the kernel, then the boot files and the state; return what it shows."""
+    state, entry = current.state, dict(current.entry)
+    entry.setdefault('original', current.texts)
+    paths = state.setdefault('paths', {})
+    if request.state != 'restored':
+        paths[current.path] = entry
+        changes.save_state(state)  # first, so that an interrupted run can still be restored
+    observed = apply_writes(changes, current, the_plan.writes)
+    shown = lmk.parse_params(read_texts(current.path))
+    files = the_plan.files
+    if the_plan.method and shown != the_plan.after:
+        # The boot file holds what the kernel shows (an Android kernel may have converted adj).
+        files = boot_files(request, current, the_plan.method, the_plan.persisted, shown)
+    for dest, _old, content, mode in files:
+        if content is None:
+            changes.remove_file(dest)
         else:
-            self.undo.append(lambda: self._write_state(json.loads(state_before)))
-        self._write_state(state)
+            changes.write_file(dest, content, mode=mode)
+    if request.state == 'restored':
+        paths.pop(current.path, None)  # forgotten only now that they are back: a killed run can be repeated
+    else:
+        entry['adj_autodetect'] = observed
+        if the_plan.method:
+            entry['persisted'] = the_plan.persisted
+    changes.save_state(state)
+    return shown, files
 
-    def _write_state(self, state):
-        directory = os.path.dirname(STATE_FILE)
-        if not state.get('paths'):
-            if os.path.exists(STATE_FILE):
-                os.unlink(STATE_FILE)
-            try:
-                os.rmdir(directory)  # ours by name; kept if anything else is in it
-            except OSError:
-                pass
-            return
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.lowmemorykiller.')
-        with os.fdopen(fd, 'w') as f:
-            json.dump(state, f, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o600)
-        # atomic_move gives a new file 0666 & ~umask: keep the state file 0600 at every instant.
-        umask = os.umask(0o077)
-        try:
-            self.module.atomic_move(tmp, STATE_FILE)
-        finally:
-            os.umask(umask)
-        os.chmod(STATE_FILE, 0o600)
 
-    def summary(self, writes, file_changes):
-        parts = ['%s=%s' % (name, lmk.format_value(value)) for name, value in writes]
-        parts += ['%s %s' % ('removed' if change[2] is None else 'wrote', change[0]) for change in file_changes]
-        verb = 'Would change' if self.module.check_mode else 'Changed'
-        return '%s: %s' % (verb, ', '.join(parts)) if parts else 'Already as requested.'
+def verify_restored(current, result):
+    """After an undo: what still differs from what the run saw; the result's `after` is what the kernel shows."""
+    shown = read_texts(current.path)
+    result['after'] = lmk.parse_params(shown)
+    return ['%s shows %s, was %s' % (name, shown.get(name, '').strip(), text.strip())
+            for name, text in sorted(current.texts.items()) if shown.get(name) != text]
 
-    def diff(self, before, after, file_changes):
-        diffs = [dict(before_header=self.path, after_header=self.path,
-                      before=lmk.render_params(before), after=lmk.render_params(after))]
-        for dest, old, content, dummy in file_changes:
-            diffs.append(dict(before_header=dest, after_header=dest, before=old or '', after=content or ''))
-        return diffs
+
+def option_of(name):
+    return name if name in lmk.NAMED_PARAMS else 'extra_params.%s' % name
+
+
+# ---- reporting ---------------------------------------------------------------------------
+
+def report(module, current, values, method, changed=False):
+    """The result for the kernel showing `values`: what a failure returns too."""
+    return dict(changed=changed, present=True, before=current.current, after=values,
+                thresholds=lmk.effective_table(values, current.page_size, current.mem_total),
+                disabled=lmk.is_disabled(values), persist=dict(method=method, file=lmk.PERSIST_FILES.get(method)),
+                page_size=current.page_size, mem_total_bytes=current.mem_total)
+
+
+def summary(module, writes, files):
+    parts = ['%s=%s' % (name, lmk.format_value(value)) for name, value in writes]
+    parts += ['%s %s' % ('removed' if change[2] is None else 'wrote', change[0]) for change in files]
+    verb = 'Would change' if module.check_mode else 'Changed'
+    return '%s: %s' % (verb, ', '.join(parts)) if parts else 'Already as requested.'
+
+
+def diff(current, after, files):
+    diffs = [dict(before_header=current.path, after_header=current.path,
+                  before=lmk.render_params(current.current), after=lmk.render_params(after))]
+    for dest, old, content, _mode in files:
+        diffs.append(dict(before_header=dest, after_header=dest, before=old or '', after=content or ''))
+    return diffs
 
 
 def build_module():
@@ -655,14 +467,60 @@ def build_module():
     )
 
 
+def find_driver(module, page_size, mem_total):
+    """The parameters directory; exits (skip) or fails (missing=fail) where the driver is absent."""
+    p = module.params
+    absent = dict(changed=False, present=False, before={}, after={}, thresholds=[], disabled=False,
+                  persist=dict(method=None, file=None), page_size=page_size, mem_total_bytes=mem_total)
+    try:
+        if p['max_entries'] < 1:
+            raise lmk.ParamError('max_entries: %d must be 1 or more' % p['max_entries'])
+        path = lmk.check_path(p['path'])
+    except lmk.ParamError as exc:
+        module.fail_json(msg=to_native(exc), **absent)
+    if not os.path.isdir(path):
+        if p['missing'] == 'fail':
+            module.fail_json(msg='path: %s does not exist: this kernel has no lowmemorykiller driver '
+                                 '(missing=fail)' % path, **absent)
+        module.exit_json(msg='This kernel has no lowmemorykiller (%s does not exist); nothing to do.' % path, **absent)
+    return path
+
+
+def run(module, current):
+    result = report(module, current, current.current, None)
+    try:
+        request = read_request(module, current)
+        the_plan = make_plan(module, request, current)
+    except lmk.ParamError as exc:
+        module.fail_json(msg=to_native(exc), **result)
+    warning = lmk.ignored_entries_warning(the_plan.desired, the_plan.after) if request.state == 'present' else None
+    if warning:
+        module.warn(warning)
+    if current.lmkd_running:
+        module.warn("Android's lmkd is running: it rewrites minfree and adj itself and will overwrite these values.")
+    after, files = the_plan.after, the_plan.files
+    changed = bool(the_plan.writes or files)
+    if changed and not module.check_mode:
+        with host.Changes(module, result, undone='Every parameter and file was restored to its state before this run.',
+                          incomplete='Rollback was incomplete: %s.') as changes:
+            changes.verify = lambda: verify_restored(current, result)
+            after, files = apply(changes, request, current, the_plan)
+    result = report(module, current, after, the_plan.method, changed)
+    result['msg'] = summary(module, the_plan.writes, files)
+    if module._diff:
+        result['diff'] = diff(current, after, files)
+    return result
+
+
 def main():
     module = build_module()
+    host.require_root(module, 'write %s and /etc' % module.params['path'])
     os.umask(0o022)
-    job = LowMemoryKiller(module)
-    try:
-        job.run()
-    finally:
-        job.unlock()
+    page_size = os.sysconf('SC_PAGE_SIZE')
+    mem_total = host.read_meminfo().get('MemTotal')
+    path = find_driver(module, page_size, mem_total)
+    with host.locked(path):
+        module.exit_json(**run(module, read_host(module, path, page_size, mem_total)))
 
 
 if __name__ == '__main__':

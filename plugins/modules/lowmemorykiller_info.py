@@ -264,21 +264,18 @@ import time
 import zlib
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 
-MEMINFO = '/proc/meminfo'
-SWAPS = '/proc/swaps'
-PROC = '/proc'
 PROC_STAT = '/proc/stat'
 CMDLINE = '/proc/cmdline'
 KMSG = '/dev/kmsg'
 DMESG = 'dmesg'
 JOURNALCTL = 'journalctl'
 # Where lowmem.hardening.lowmemorykiller saves the values it found before changing them (its STATE_FILE).
-STATE_FILE = '/var/lib/lowmem-hardening/lowmemorykiller.json'
 LOG_FILES = ('/var/log/kern.log', '/var/log/syslog', '/var/log/messages')
 # Boot-time files besides the directories of lowmemorykiller's own PERSIST_FILES.
 BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
@@ -352,10 +349,12 @@ class LowMemoryKillerInfo(object):
         return findings.parse_param_texts(texts)
 
     def read_memory(self):
-        meminfo_text = self.read_text(MEMINFO, quiet_missing=False)
-        swaps_text = self.read_text(SWAPS, quiet_missing=False)
-        meminfo = lmk.parse_meminfo(meminfo_text) if meminfo_text else {}
-        swaps = findings.parse_swaps(swaps_text) if swaps_text else []
+        meminfo_text = self.read_text(host.MEMINFO, quiet_missing=False)
+        swaps_text = self.read_text(host.PROC_SWAPS, quiet_missing=False)
+        meminfo = host.parse_meminfo(meminfo_text) if meminfo_text else {}
+        areas = host.parse_swaps(to_bytes(swaps_text, errors='surrogate_or_strict')) if swaps_text else []
+        swaps = [{'filename': to_text(area.path, errors='surrogate_or_replace'), 'type': area.type,
+                  'size_bytes': area.size, 'used_bytes': area.used, 'priority': area.priority} for area in areas]
         return findings.memory_summary(meminfo, swaps)
 
     def read_int(self, path):
@@ -366,42 +365,17 @@ class LowMemoryKillerInfo(object):
             return None
 
     def read_original(self, path):
-        text = self.read_text(STATE_FILE)
+        text = self.read_text(host.STATE_FILE)
         return findings.original_params(text, path) if text is not None else None
 
     # -- other killers -------------------------------------------------------
 
-    def find_processes(self):
-        """{killer name: [(pid, argv)]} of the running memory killers."""
-        found = collections.defaultdict(list)
-        try:
-            pids = sorted((p for p in os.listdir(PROC) if p.isdigit()), key=int)
-        except OSError as exc:
-            self.note(PROC, to_native(exc.strerror or exc))
-            return found
-        for pid in pids:
-            try:
-                with open(os.path.join(PROC, pid, 'comm'), 'rb') as f:
-                    comm = to_text(f.read(), errors='surrogate_or_replace').strip()
-                if comm not in findings.KILLER_NAMES and not comm.startswith('python'):
-                    continue
-                with open(os.path.join(PROC, pid, 'cmdline'), 'rb') as f:
-                    argv = [to_text(a, errors='surrogate_or_replace') for a in f.read().split(b'\0') if a]
-            except (IOError, OSError):
-                continue  # gone, or hidden (hidepid)
-            if comm.startswith('python'):
-                # nohang is a Python script; started through the interpreter its comm is "python3"
-                scripts = [os.path.basename(a) for a in argv[1:3]]
-                if 'nohang' not in scripts:
-                    continue
-                comm = 'nohang'
-                argv = argv[scripts.index('nohang') + 1:]
-                argv.insert(0, 'nohang')
-            found[comm].append((int(pid), argv))
-        return found
-
     def read_killers(self):
-        processes = self.find_processes()
+        try:
+            processes = host.find_processes(findings.KILLER_NAMES, scripts=('nohang',))
+        except OSError as exc:
+            self.note(host.PROC, to_native(exc.strerror or exc))
+            processes = {}
         killers = []
         for name in findings.KILLER_NAMES:
             installed = any(os.path.exists(path) for path in KILLER_BINARIES[name])
@@ -560,7 +534,7 @@ class LowMemoryKillerInfo(object):
         dmesg = self.module.get_bin_path(DMESG)
         error = 'no dmesg command'
         if dmesg:
-            rc, out, err = self.module.run_command([dmesg], encoding=None)
+            rc, out, err = host.run_command(self.module, [dmesg], binary=True)
             if rc == 0:
                 source = Source('dmesg', 'kmsg', max_kills)
                 kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg')
@@ -616,7 +590,7 @@ class LowMemoryKillerInfo(object):
             identifiers += ['--identifier', identifier]
         source = Source('journal', 'journal', max_kills)
         for extra in (['--dmesg'], identifiers):
-            rc, out, err = self.module.run_command(command + extra, encoding=None)
+            rc, out, err = host.run_command(self.module, command + extra, binary=True)
             err = to_native(err, errors='surrogate_or_replace').strip()
             if rc != 0:
                 if 'No journal files were found' not in err:
@@ -663,7 +637,7 @@ class LowMemoryKillerInfo(object):
                      kill_thresholds=[findings.kill_threshold(k, current, original, page_size, mem_total)
                                       for k in returned])
         facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, init_oom_score_adj=(
-            self.read_int(os.path.join(PROC, '1', 'oom_score_adj')))))
+            self.read_int(os.path.join(host.PROC, '1', 'oom_score_adj')))))
         self.module.exit_json(changed=False, lowmemorykiller=facts)
 
 

@@ -31,11 +31,12 @@ description:
     is kept byte for byte. The file is replaced atomically.
   - Runs are serialised with locks (C(flock)) on the swap file's directory and on the directory of
     C(/etc/fstab), which the runs for every swap file share.
-  - "Requires root (C(become: true))."
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - lowmem.hardening.host
+  - lowmem.hardening.host.backup
 attributes:
   check_mode:
     support: full
@@ -178,18 +179,22 @@ removed:
   returned: always
   type: bool
   sample: false
+backup_file:
+  description: The copy of C(/etc/fstab) made before it was changed.
+  returned: when O(backup=true) and C(/etc/fstab) changed
+  type: str
+  sample: /etc/fstab.12345.2026-12-04@22:30:00~
 '''
 
 import binascii
 import errno
-import fcntl
 import os
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     FileState,
     Host,
@@ -199,11 +204,8 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     directory_writers,
     fill_method,
     has_swap_signature,
-    memory_available,
     mount_for,
-    parse_meminfo,
     parse_mountinfo,
-    parse_proc_swaps,
     parse_size,
     plan,
     temp_prefix,
@@ -211,8 +213,6 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
 
 # Host locations outside path; module-level so that unit tests can point them elsewhere.
 FSTAB_PATH = '/etc/fstab'
-PROC_SWAPS_PATH = '/proc/swaps'
-MEMINFO_PATH = '/proc/meminfo'
 MOUNTINFO_PATH = '/proc/self/mountinfo'
 
 ZERO_CHUNK = 4 * MIB
@@ -227,36 +227,6 @@ _KINDS = (
 )
 
 
-class StepFailed(Exception):
-    pass
-
-
-def _read(path, missing=b''):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return missing
-        raise
-
-
-def _fsync_directory(b_directory):
-    fd = os.open(b_directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove(b_name):
-    try:
-        os.unlink(b_name)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
-
-
 class Swapfile(object):
 
     def __init__(self, module):
@@ -264,16 +234,13 @@ class Swapfile(object):
         self.params = module.params
         self.path = os.path.normpath(self.params['path'])
         self.b_path = to_bytes(self.path, errors='surrogate_or_strict')
-        self.b_directory, b_basename = os.path.split(self.b_path)
-        self.b_prefix = to_bytes(temp_prefix(to_text(b_basename, errors='surrogate_or_strict')),
+        self.b_directory, self.b_basename = os.path.split(self.b_path)
+        self.b_prefix = to_bytes(temp_prefix(to_text(self.b_basename, errors='surrogate_or_strict')),
                                  errors='surrogate_or_strict')
-        self.undo = []
 
     # ---- checks -------------------------------------------------------------
 
-    def validate(self):
-        if os.geteuid() != 0:
-            self.module.fail_json(msg='swapfile must run as root: add become: true')
+    def read_request(self):
         raw = self.params['path']
         if not os.path.isabs(raw) or '\n' in raw or '\0' in raw or self.path == '/':
             self.module.fail_json(msg='path: %r must be an absolute path to a file (no newline)' % raw)
@@ -289,24 +256,6 @@ class Swapfile(object):
         return Request(self.path, self.params['state'], size, priority, self.params['fstab'], self.params['active'])
 
     # ---- reading the host ---------------------------------------------------
-
-    def lock(self):
-        """Hold exclusive flocks on the swapfile's directory and fstab's until exit; no lock file is left.
-
-        Runs for swap files in other directories still share fstab: without its lock, one's line is lost.
-        """
-        fds = []
-        for b_directory in (self.b_directory, to_bytes(os.path.dirname(FSTAB_PATH), errors='surrogate_or_strict')):
-            try:
-                fd = os.open(b_directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            except OSError:
-                continue  # no directory: nothing there to protect (plan refuses present)
-            if any(os.path.samestat(os.fstat(fd), os.fstat(held)) for held in fds):
-                os.close(fd)  # a second flock of the same directory would wait for this run itself
-                continue
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            fds.append(fd)
-        return fds
 
     def read_file_state(self, page_size):
         try:
@@ -326,78 +275,54 @@ class Swapfile(object):
         return FileState('file', st.st_size, has_swap_signature(header, page_size),
                          stat.S_IMODE(st.st_mode), st.st_uid)
 
+    def read_directory(self):
+        """(free bytes, stale temporaries, mount, writers, resolved path) of the swap file's directory."""
+        st_dir = os.stat(self.b_directory)
+        vfs = os.statvfs(self.b_directory)
+        free = vfs.f_bavail * vfs.f_frsize
+        stale = []
+        for b_name in sorted(os.listdir(self.b_directory)):
+            b_full = os.path.join(self.b_directory, b_name)
+            if b_name.startswith(self.b_prefix) and stat.S_ISREG(os.lstat(b_full).st_mode):
+                stale.append(b_full)
+                free += os.lstat(b_full).st_blocks * 512  # space it gives back once removed
+        b_real_directory = os.path.realpath(self.b_directory)
+        mount = mount_for(parse_mountinfo(host.read_bytes(MOUNTINFO_PATH)), b_real_directory)
+        writers = directory_writers(stat.S_IMODE(st_dir.st_mode), st_dir.st_uid)
+        return free, stale, mount, writers, os.path.join(b_real_directory, self.b_basename)
+
     def read_host(self):
         page_size = os.sysconf('SC_PAGE_SIZE')
-        meminfo = parse_meminfo(to_text(_read(MEMINFO_PATH), errors='surrogate_or_replace'))
+        meminfo = host.read_meminfo()
         directory_exists = os.path.isdir(self.b_directory)
-        free, stale, mount, writers = 0, [], None, ''
-        b_real = self.b_path
+        free, stale, mount, writers, b_real = 0, [], None, '', self.b_path
         if directory_exists:
-            st_dir = os.stat(self.b_directory)
-            writers = directory_writers(stat.S_IMODE(st_dir.st_mode), st_dir.st_uid)
-            vfs = os.statvfs(self.b_directory)
-            free = vfs.f_bavail * vfs.f_frsize
-            for b_name in sorted(os.listdir(self.b_directory)):
-                if not b_name.startswith(self.b_prefix):
-                    continue
-                b_full = os.path.join(self.b_directory, b_name)
-                st = os.lstat(b_full)
-                if stat.S_ISREG(st.st_mode):
-                    stale.append(b_full)
-                    free += st.st_blocks * 512  # space it gives back once removed
-            b_real_directory = os.path.realpath(self.b_directory)
-            b_real = os.path.join(b_real_directory, os.path.basename(self.b_path))
-            mount = mount_for(parse_mountinfo(_read(MOUNTINFO_PATH)), b_real_directory)
-        swaps = parse_proc_swaps(_read(PROC_SWAPS_PATH))
+            free, stale, mount, writers, b_real = self.read_directory()
+        swaps = dict((area.path, area) for area in host.read_swaps())
         return Host(
             page_size=page_size,
             mem_total=meminfo.get('MemTotal', 0),
-            mem_available=memory_available(meminfo),
+            mem_available=host.memory_available(meminfo),
             free=free,
             directory_exists=directory_exists,
             directory_writers=writers,
             mount=mount,
             file=self.read_file_state(page_size),
             swap=swaps.get(b_real) or swaps.get(self.b_path),
-            fstab=_read(FSTAB_PATH),
+            fstab=host.read_bytes(FSTAB_PATH),
             stale=stale,
         )
 
     # ---- applying -----------------------------------------------------------
 
-    def run_command(self, argv):
-        # C locale: the swapon error text is matched below
-        rc, out, err = self.module.run_command(argv, expand_user_and_vars=False, environ_update={'LC_ALL': 'C'})
-        if rc != 0:
-            command = ' '.join(to_text(arg, errors='surrogate_or_replace') for arg in argv)
-            raise StepFailed('%s failed (rc=%d): %s' % (command, rc, (err or out).strip()))
-        return out
-
-    def unique_name(self, create):
-        """Call create(name) with fresh .NAME.lowmem-tmp.RANDOM names until one is free."""
-        while True:
-            b_name = os.path.join(self.b_directory, self.b_prefix + binascii.hexlify(os.urandom(8)))
-            try:
-                return b_name, create(b_name)
-            except OSError as exc:
-                if exc.errno != errno.EEXIST:
-                    raise
-
-    def write_temporary(self, size, host, tools):
-        """Build a complete swap file under a temporary name; return the name."""
-        how, nocow = fill_method(self.params['method'], host.mount.fstype if host.mount else '')
-        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-        saved_umask = os.umask(0o077)
+    def write_temporary(self, changes, size, current, tools):
+        """Build a complete swap file under a temporary name (0600 root from its creation); return the name."""
+        how, nocow = fill_method(self.params['method'], current.mount.fstype if current.mount else '')
+        fd, b_name = host.temporary(self.b_directory, self.b_basename)
+        changes.did(lambda: host.remove_quietly(b_name))
         try:
-            b_name, fd = self.unique_name(lambda b_name: os.open(b_name, flags, 0o600))
-        finally:
-            os.umask(saved_umask)
-        self.undo.append(lambda: _remove(b_name))
-        try:
-            os.fchown(fd, 0, 0)  # a setgid directory would hand out its group
-            os.fchmod(fd, 0o600)
             if nocow:
-                self.run_command([tools['chattr'], '+C', b_name])
+                host.checked_command(self.module, [tools['chattr'], '+C', b_name])
             if how == 'fallocate':
                 os.posix_fallocate(fd, 0, size)
             else:
@@ -408,7 +333,7 @@ class Swapfile(object):
             os.fsync(fd)
         finally:
             os.close(fd)
-        self.run_command([tools['mkswap'], b_name])
+        host.checked_command(self.module, [tools['mkswap'], b_name])
         fd = os.open(b_name, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -416,175 +341,138 @@ class Swapfile(object):
             os.close(fd)
         return b_name
 
+    def link_aside(self):
+        """A hard link to the current file under a fresh temporary name: the old file stays until the new is on."""
+        while True:
+            b_name = self.b_prefix + binascii.hexlify(os.urandom(8))
+            try:
+                os.link(self.b_path, os.path.join(self.b_directory, b_name))
+                return os.path.join(self.b_directory, b_name)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+
     def swapon(self, tools, priority):
         argv = [tools['swapon']]
         if priority is not None and priority >= 0:
             argv += ['-p', str(priority)]
-        self.run_command(argv + [self.b_path])
+        try:
+            host.checked_command(self.module, argv + [self.b_path])
+        except host.StepFailed as exc:
+            if 'Operation not permitted' not in str(exc) and 'Invalid argument' not in str(exc):
+                raise
+            raise host.StepFailed('%s. The kernel refused to swap on %s (containers need privileges and a file on '
+                                  'a real filesystem). Set active: false to manage the file without activating it'
+                                  % (exc, self.path))
 
     def swapoff(self, tools):
-        self.run_command([tools['swapoff'], self.b_path])
+        host.checked_command(self.module, [tools['swapoff'], self.b_path])
 
-    def write_fstab(self, content):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(FSTAB_PATH), prefix='.fstab.lowmem-tmp.')
-        created = False
-        try:
-            try:
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view):]
-                try:
-                    st = os.stat(FSTAB_PATH)
-                    os.fchown(fd, st.st_uid, st.st_gid)
-                    os.fchmod(fd, stat.S_IMODE(st.st_mode))
-                except OSError as exc:
-                    if exc.errno != errno.ENOENT:
-                        raise
-                    created = True
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            # atomic_move gives a file it creates 0666 minus the umask, and the directory's group
-            saved_umask = os.umask(0o022)
-            try:
-                self.module.atomic_move(tmp, FSTAB_PATH)
-            finally:
-                os.umask(saved_umask)
-            if created:
-                os.chown(FSTAB_PATH, 0, 0)
-        finally:
-            _remove(to_bytes(tmp))
-
-    def apply(self, the_plan, host, tools):
-        for b_name in the_plan.remove_stale:
-            _remove(b_name)
-        backup = None
-        b_temporary = None
-        if the_plan.write_size is not None:
-            b_temporary = self.write_temporary(the_plan.write_size, host, tools)
-        if the_plan.fix_mode:
-            current = host.file
-            os.lchown(self.b_path, 0, -1)
-            os.chmod(self.b_path, 0o600)
-            self.undo.append(lambda: (os.lchown(self.b_path, current.uid, -1), os.chmod(self.b_path, current.mode)))
-        if the_plan.swapoff:
-            self.swapoff(tools)
-            self.undo.append(lambda: self.swapon(tools, host.swap.priority))
-        if b_temporary is not None:
-            if host.file.kind == 'file':
-                # a hard link keeps the old file until the new one is active
-                backup, _ignored = self.unique_name(lambda b_name: os.link(self.b_path, b_name))
-                self.undo.append(lambda: os.rename(backup, self.b_path))
-            else:
-                self.undo.append(lambda: _remove(self.b_path))
-            os.rename(b_temporary, self.b_path)
-            _fsync_directory(self.b_directory)
-        if the_plan.swapon:
-            self.swapon(tools, self.params['priority'])
-            self.undo.append(lambda: self.swapoff(tools))
-        if the_plan.fstab_after != host.fstab:
-            self.write_fstab(the_plan.fstab_after)
-            self.undo.append(lambda: self.write_fstab(host.fstab))
-        if the_plan.remove:
-            os.unlink(self.b_path)
-            _fsync_directory(self.b_directory)
+    def put_file_in_place(self, changes, b_temporary, current):
+        if current.file.kind == 'file':
+            backup = self.link_aside()
+            changes.did(lambda: os.rename(backup, self.b_path))
+        else:
+            backup = None
+            changes.did(lambda: host.remove_quietly(self.b_path))
+        os.rename(b_temporary, self.b_path)
+        host.fsync_directory(self.b_directory)
         return backup
 
-    def roll_back(self):
-        problems = []
-        while self.undo:
-            step = self.undo.pop()
-            try:
-                step()
-            except Exception as exc:  # keep undoing the rest; report what could not be undone
-                problems.append(to_native(exc))
-        return problems
+    def apply(self, changes, the_plan, current, tools):
+        """Make the plan true; return (the old file's hard link to remove at the end or None, fstab backup)."""
+        for b_name in the_plan.remove_stale:
+            host.remove_quietly(b_name)
+        aside = None
+        b_temporary = None
+        if the_plan.write_size is not None:
+            b_temporary = self.write_temporary(changes, the_plan.write_size, current, tools)
+        if the_plan.fix_mode:
+            os.lchown(self.b_path, 0, -1)
+            os.chmod(self.b_path, 0o600)
+            changes.did(lambda: (os.lchown(self.b_path, current.file.uid, -1), os.chmod(self.b_path, current.file.mode)))
+        if the_plan.swapoff:
+            self.swapoff(tools)
+            changes.did(lambda: self.swapon(tools, current.swap.priority))
+        if b_temporary is not None:
+            aside = self.put_file_in_place(changes, b_temporary, current)
+        if the_plan.swapon:
+            self.swapon(tools, self.params['priority'])
+            changes.did(lambda: self.swapoff(tools))
+        fstab_backup = None
+        if the_plan.fstab_after != current.fstab:
+            fstab_backup = changes.write_file(FSTAB_PATH, the_plan.fstab_after, backup=self.params['backup'])
+        if the_plan.remove:
+            os.unlink(self.b_path)
+            host.fsync_directory(self.b_directory)
+        return aside, fstab_backup
 
     # ---- reporting ----------------------------------------------------------
 
-    def diff(self, the_plan, host):
+    def diff(self, the_plan, current):
         def describe(exists, size, mode, active, stale):
             lines = ['leftover temporary: %s' % to_text(name, errors='surrogate_or_replace') for name in stale]
             if exists:
                 lines += ['size: %d' % size, 'mode: %04o' % mode, 'active: %s' % ('true' if active else 'false')]
             return ''.join(line + '\n' for line in lines)
 
-        current = host.file
-        exists_after = current.kind == 'file' and not the_plan.remove or the_plan.write_size is not None
+        state = current.file
+        exists_after = state.kind == 'file' and not the_plan.remove or the_plan.write_size is not None
         return [
             {
                 'before_header': self.path, 'after_header': self.path,
-                'before': describe(current.kind == 'file', current.size, current.mode,
-                                   host.swap is not None, host.stale),
+                'before': describe(state.kind == 'file', state.size, state.mode, current.swap is not None, current.stale),
                 'after': describe(exists_after, the_plan.size, 0o600, the_plan.active, []),
             },
             {
                 'before_header': FSTAB_PATH, 'after_header': FSTAB_PATH,
-                'before': to_text(host.fstab, errors='surrogate_or_replace'),
+                'before': to_text(current.fstab, errors='surrogate_or_replace'),
                 'after': to_text(the_plan.fstab_after, errors='surrogate_or_replace'),
             },
         ]
 
-    def tools_for(self, the_plan, host):
+    def tools_for(self, the_plan, current):
         needed = []
         if the_plan.write_size is not None:
             needed.append('mkswap')
-            if fill_method(self.params['method'], host.mount.fstype if host.mount else '')[1]:
+            if fill_method(self.params['method'], current.mount.fstype if current.mount else '')[1]:
                 needed.append('chattr')
         if the_plan.swapon or the_plan.swapoff:
             needed += ['swapon', 'swapoff']  # undoing one needs the other
         return dict((name, self.module.get_bin_path(name, required=True)) for name in needed)
 
     def run(self):
-        request = self.validate()
-        lock = self.lock()
-        try:
-            host = self.read_host()
+        host.require_root(self.module, 'manage swap files and %s' % FSTAB_PATH)
+        request = self.read_request()
+        with host.locked(self.b_directory, os.path.dirname(FSTAB_PATH)):
+            current = self.read_host()
             try:
-                the_plan = plan(request, host)
+                the_plan = plan(request, current)
             except SwapfileError as exc:
                 self.module.fail_json(msg=to_native(exc))
-            tools = self.tools_for(the_plan, host)
+            tools = self.tools_for(the_plan, current)
             result = dict(
                 changed=the_plan.changed, path=self.path, size=the_plan.size, active=the_plan.active,
                 fstab=the_plan.fstab_line, created=the_plan.created, resized=the_plan.resized,
                 removed=the_plan.removed,
             )
             if self.module._diff:
-                result['diff'] = self.diff(the_plan, host)
+                result['diff'] = self.diff(the_plan, current)
             if self.module.check_mode or not the_plan.changed:
                 self.module.exit_json(**result)
-            try:
-                backup = self.apply(the_plan, host, tools)
-            except (OSError, IOError, StepFailed) as exc:
-                self.fail_rolled_back(exc)
-            except BaseException:
-                self.roll_back()
-                raise
-            if backup is not None:
+            seen = dict(result, changed=False, size=current.file.size, active=current.swap is not None,
+                        created=False, resized=False, removed=False)
+            with host.Changes(self.module, seen) as changes:
+                aside, fstab_backup = self.apply(changes, the_plan, current, tools)
+            if aside is not None:
                 try:
-                    _remove(backup)
+                    host.remove_quietly(aside)
                 except OSError as exc:
                     self.module.warn('could not remove the old file %s (the next run removes it): %s'
-                                     % (to_text(backup, errors='surrogate_or_replace'), to_native(exc)))
+                                     % (to_text(aside, errors='surrogate_or_replace'), to_native(exc)))
+            if fstab_backup:
+                result['backup_file'] = fstab_backup
             self.module.exit_json(**result)
-        finally:
-            for fd in lock:
-                os.close(fd)
-
-    def fail_rolled_back(self, exc):
-        problems = self.roll_back()
-        message = to_native(exc)
-        if isinstance(exc, StepFailed) and 'swapon' in message and (
-                'Operation not permitted' in message or 'Invalid argument' in message):
-            message = ('%s. The kernel refused to swap on %s (containers need privileges and a file on a '
-                       'real filesystem). Set active: false to manage the file without activating it.'
-                       % (message, self.path))
-        if problems:
-            message += ' Undoing the run failed too, the host may be changed: %s' % '; '.join(problems)
-        else:
-            message += ' Everything this run changed was undone.'
-        self.module.fail_json(msg=message)
 
 
 def build_module():
@@ -597,6 +485,7 @@ def build_module():
             fstab=dict(type='bool', default=True),
             active=dict(type='bool', default=True),
             method=dict(type='str', choices=['auto', 'fallocate', 'dd'], default='auto'),
+            backup=dict(type='bool', default=False),
         ),
         required_if=[('state', 'present', ['size'])],
         supports_check_mode=True,

@@ -37,9 +37,10 @@ attributes:
     support: full
     platforms: posix
     description: Linux.
+extends_documentation_fragment:
+  - lowmem.hardening.host
+  - lowmem.hardening.host.backup
 notes:
-  - Needs root (C(become=true)); fails before touching anything otherwise.
-  - Target Python 3.6 or newer.
   - Nothing here runs C(sysctl --system). The file is read at boot by C(systemd-sysctl) or by procps
     C(sysctl --system), whichever the host has.
   - A kernel sysctl that is read-only by design (mode 0444 in C(/proc/sys)) is reported like a read-only
@@ -140,16 +141,21 @@ file_changed:
   returned: always
   type: bool
   sample: true
+backup_file:
+  description: The copy of the file made before it was changed.
+  returned: when O(backup=true) and the file existed and changed
+  type: str
+  sample: /etc/sysctl.d/60-lowmem-hardening.conf.12345.2026-12-04@22:30:00~
 '''
 
+import collections
 import errno
 import os
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils.sysctl import (
     name_to_path,
     normalise_kernel_text,
@@ -163,229 +169,140 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.sysctl import (
 PROC_SYS = '/proc/sys'
 
 FILE_MODE = 0o644
-DIR_MODE = 0o755
 # What a read-only or unwritable /proc/sys (containers) answers to a write.
 NOT_APPLIED_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
+Request = collections.namedtuple('Request', 'path state pairs apply backup')
+Host = collections.namedtuple('Host', 'runtime old_text attrs_ok')
+Plan = collections.namedtuple('Plan', 'new_text file_changed to_change')
 
-class Sysctl(object):
 
-    def __init__(self, module):
-        self.module = module
-        self.path = module.params['file']
-        self.apply = module.params['apply']
+class KernelRefused(host.StepFailed):
+    """A runtime write the kernel refused or stored differently."""
 
-    # --- runtime (/proc/sys) -------------------------------------------------
 
-    @staticmethod
-    def proc_path(name):
-        return os.path.join(PROC_SYS, name_to_path(name))
+def proc_path(name):
+    return os.path.join(PROC_SYS, name_to_path(name))
 
-    def read_runtime(self, name):
-        with open(self.proc_path(name), 'rb') as proc_file:
-            return normalise_kernel_text(to_text(proc_file.read(), errors='surrogate_or_strict'))
 
-    def write_runtime(self, name, value):
-        # One unbuffered write, as `echo value > file` does; no O_CREAT.
-        fd = os.open(self.proc_path(name), os.O_WRONLY | os.O_TRUNC)
-        try:
-            os.write(fd, to_bytes(value + '\n', errors='surrogate_or_strict'))
-        finally:
-            os.close(fd)
+def write_runtime(name, value):
+    host.write_once(proc_path(name), to_bytes(value + '\n', errors='surrogate_or_strict'))
 
-    def read_current(self, names):
-        """Runtime values of `names`; with apply, an unknown or unreadable name fails the run."""
-        current = {}
-        errors = []
-        for name in names:
-            path = self.proc_path(name)
-            if not os.path.isfile(path):
-                errors.append('%s is not a sysctl on this host (no file %s)' % (name, path))
-                continue
-            try:
-                current[name] = self.read_runtime(name)
-            except (OSError, IOError) as exc:
-                errors.append('cannot read %s from %s (%s)' % (name, path, exc.strerror))
-        if errors and self.apply:
-            self.module.fail_json(msg='values: %s. Nothing was changed. Use apply=false to only write the file.'
-                                  % '; '.join(errors))
-        return current
 
-    def restore(self, names, snapshot):
-        """Write snapshot values back, newest first; return the names that could not be restored."""
-        failed = []
-        for name in reversed(names):
-            try:
-                self.write_runtime(name, snapshot[name])
-            except (OSError, IOError):
-                failed.append(name)
-        return failed
+def read_runtime(name):
+    with open(proc_path(name), 'rb') as proc_file:
+        return normalise_kernel_text(to_text(proc_file.read(), errors='surrogate_or_strict'))
 
-    def fail_restored(self, msg, written, snapshot):
-        failed = self.restore(written, snapshot)
-        if failed:
-            msg += ' Could not restore the previous runtime value of %s.' % ', '.join(failed)
-        elif written:
-            msg += ' Runtime values were restored.'
-        self.module.fail_json(msg=msg + ' The file was not changed.')
 
-    def apply_runtime(self, wanted, snapshot, names):
-        """Write `names`; return (changed, not_applied). Refusals other than read-only restore and fail."""
-        changed = []
-        not_applied = []
-        for name in names:
-            try:
-                self.write_runtime(name, wanted[name])
-            except (OSError, IOError) as exc:
-                if exc.errno in NOT_APPLIED_ERRNOS:
-                    not_applied.append(name)
-                    continue
-                # A refused vector write may have stored its first elements: restore this one too.
-                self.fail_restored('values: the kernel refused %s = %s (%s).' % (name, wanted[name], exc.strerror),
-                                   changed + [name], snapshot)
-            changed.append(name)
-            shown = self.read_runtime(name)
-            if shown != wanted[name]:
-                self.fail_restored('values: after writing %s = %s the kernel shows %s; give the value as the kernel '
-                                   'shows it.' % (name, wanted[name], shown), changed, snapshot)
-        return changed, not_applied
-
-    def predict_runtime(self, names):
-        """Check mode: the names that could be written, and those that could not."""
-        writable = [name for name in names if os.access(self.proc_path(name), os.W_OK)]
-        return writable, [name for name in names if name not in writable]
-
-    # --- the sysctl.d file ------------------------------------------------------
-
-    def read_file(self):
-        """Return (text or None when absent, whether mode/owner are already right)."""
-        try:
-            st = os.lstat(self.path)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                return None, False
-            self.module.fail_json(msg='file: cannot stat %s (%s)' % (self.path, exc.strerror))
-        if not stat.S_ISREG(st.st_mode):
-            self.module.fail_json(msg='file: %s exists and is not a regular file; nothing was changed' % self.path)
-        with open(self.path, 'rb') as conf:
-            text = to_text(conf.read(), errors='surrogate_or_strict')
-        attrs_ok = stat.S_IMODE(st.st_mode) == FILE_MODE and st.st_uid == 0 and st.st_gid == 0
-        return text, attrs_ok
-
-    def write_file(self, text):
-        """Atomically replace the file with `text`, root-owned 0644; undo a created directory on failure."""
-        directory = os.path.dirname(self.path)
-        created_dir = False
-        tmp_path = None
-        done = False
-        try:
-            if not os.path.isdir(directory):
-                os.mkdir(directory, DIR_MODE)
-                created_dir = True
-            fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), dir=directory)
-            with os.fdopen(fd, 'wb') as tmp_file:
-                tmp_file.write(to_bytes(text, errors='surrogate_or_strict'))
-            os.chmod(tmp_path, FILE_MODE)
-            os.chown(tmp_path, 0, 0)
-            self.module.atomic_move(tmp_path, self.path)
-            tmp_path = None
-            # atomic_move keeps an existing file's mode and owner; this file must be root's 0644.
-            os.chmod(self.path, FILE_MODE)
-            os.chown(self.path, 0, 0)
-            done = True
-        finally:
-            if not done:
-                if tmp_path is not None and os.path.exists(tmp_path):
-                    os.remove(tmp_path)
-                if created_dir:
-                    os.rmdir(directory)
-
-    # --- the run ----------------------------------------------------------------
-
-    def check_file_path(self):
-        if not os.path.isabs(self.path):
-            self.module.fail_json(msg='file: must be an absolute path such as /etc/sysctl.d/60-lowmem-hardening.conf, '
-                                      'got %r' % self.path)
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory) and not os.path.isdir(os.path.dirname(directory)):
-            self.module.fail_json(msg='file: neither %s nor its parent directory exists; nothing was changed'
-                                      % directory)
-
-    def run(self):
-        self.check_file_path()
-        if self.module.params['state'] == 'absent':
-            return self.remove()
-        pairs, errors = validate_values(self.module.params['values'] or {})
+def read_request(module):
+    p = module.params
+    path = p['file']
+    if not os.path.isabs(path):
+        module.fail_json(msg='file: must be an absolute path such as /etc/sysctl.d/60-lowmem-hardening.conf, '
+                             'got %r' % path)
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory) and not os.path.isdir(os.path.dirname(directory)):
+        module.fail_json(msg='file: neither %s nor its parent directory exists; nothing was changed' % directory)
+    pairs = []
+    if p['state'] == 'present':
+        pairs, errors = validate_values(p['values'] or {})
         if errors:
-            self.module.fail_json(msg='values: %s. Nothing was changed.' % '; '.join(errors))
+            module.fail_json(msg='values: %s. Nothing was changed.' % '; '.join(errors))
         if not pairs:
-            self.module.fail_json(msg='values: must name at least one sysctl with state=present '
-                                      '(use state=absent to remove the file). Nothing was changed.')
-        wanted = dict(pairs)
-        names = [name for name, _value in pairs]
+            module.fail_json(msg='values: must name at least one sysctl with state=present '
+                                 '(use state=absent to remove the file). Nothing was changed.')
+    return Request(path, p['state'], pairs, p['apply'], p['backup'])
 
-        snapshot = self.read_current(names)
-        old_text, attrs_ok = self.read_file()
-        new_text = render_file(pairs)
-        file_changed = old_text != new_text or not attrs_ok
 
-        to_change = plan_runtime(pairs, snapshot) if self.apply else []
-        if self.module.check_mode:
-            changed_runtime, not_applied = self.predict_runtime(to_change)
-        else:
-            changed_runtime, not_applied = self.apply_runtime(wanted, snapshot, to_change)
-            if file_changed:
-                self.write_file_or_restore(new_text, changed_runtime, snapshot)
-
-        if not_applied:
-            self.module.warn('Cannot apply at runtime, %s is read-only or not writable here (a container?): %s. '
-                             '%s holds them for the next boot.' % (PROC_SYS, ', '.join(not_applied), self.path))
-
-        runtime = dict(snapshot)
-        runtime.update((name, wanted[name]) for name in changed_runtime)
-        result = dict(
-            changed=file_changed or bool(changed_runtime),
-            file=self.path,
-            values=wanted,
-            runtime=runtime,
-            changed_runtime=changed_runtime,
-            not_applied=not_applied,
-            file_changed=file_changed,
-        )
-        if self.module._diff:
-            present = [name for name in names if name in snapshot]
-            result['diff'] = [
-                dict(before_header=self.path, after_header=self.path,
-                     before=old_text or '', after=new_text),
-                dict(before_header='%s (runtime)' % PROC_SYS, after_header='%s (runtime)' % PROC_SYS,
-                     before=render_lines((name, snapshot[name]) for name in present),
-                     after=render_lines((name, runtime[name]) for name in present)),
-            ]
-        self.module.exit_json(**result)
-
-    def write_file_or_restore(self, text, written, snapshot):
+def read_host(module, request):
+    """Runtime values of the names asked for, and the file; with apply, an unknown name fails the run."""
+    runtime = {}
+    errors = []
+    for name, _value in request.pairs:
+        if not os.path.isfile(proc_path(name)):
+            errors.append('%s is not a sysctl on this host (no file %s)' % (name, proc_path(name)))
+            continue
         try:
-            self.write_file(text)
+            runtime[name] = read_runtime(name)
         except (OSError, IOError) as exc:
-            self.fail_restored('file: cannot write %s (%s).' % (self.path, exc.strerror), written, snapshot)
-        except BaseException:
-            # atomic_move reports its own failures through fail_json: undo the runtime writes then too.
-            self.restore(written, snapshot)
-            raise
+            errors.append('cannot read %s from %s (%s)' % (name, proc_path(name), exc.strerror))
+    if errors and request.apply and request.state == 'present':
+        module.fail_json(msg='values: %s. Nothing was changed. Use apply=false to only write the file.'
+                             % '; '.join(errors))
+    try:
+        old = host.copy_of(request.path)
+    except (OSError, IOError, host.StepFailed) as exc:
+        module.fail_json(msg='file: %s exists and cannot be read as a regular file (%s); nothing was changed'
+                             % (request.path, host.describe(exc)))
+    if old is None:
+        return Host(runtime, None, False)
+    attrs_ok = (old.mode, old.uid, old.gid) == (FILE_MODE, 0, 0)
+    return Host(runtime, to_text(old.content, errors='surrogate_or_strict'), attrs_ok)
 
-    def remove(self):
-        old_text, _attrs_ok = self.read_file()
-        exists = old_text is not None
-        if exists and not self.module.check_mode:
-            try:
-                os.remove(self.path)
-            except OSError as exc:
-                self.module.fail_json(msg='file: cannot remove %s (%s)' % (self.path, exc.strerror))
-        result = dict(changed=exists, file=self.path, values={}, runtime={}, changed_runtime=[], not_applied=[],
-                      file_changed=exists)
-        if self.module._diff:
-            result['diff'] = dict(before_header=self.path, after_header=self.path, before=old_text or '', after='')
-        self.module.exit_json(**result)
+
+def plan(request, current):
+    if request.state == 'absent':
+        return Plan(None, current.old_text is not None, [])
+    new_text = render_file(request.pairs)
+    to_change = plan_runtime(request.pairs, current.runtime) if request.apply else []
+    return Plan(new_text, current.old_text != new_text or not current.attrs_ok, to_change)
+
+
+def apply(module, changes, request, current, the_plan):
+    """Write runtime values, then the file; return (changed names, names not applied, backup file)."""
+    wanted = dict(request.pairs)
+    written, not_applied = [], []
+    for name in the_plan.to_change:
+        try:
+            write_runtime(name, wanted[name])
+        except (OSError, IOError) as exc:
+            if exc.errno in NOT_APPLIED_ERRNOS:
+                not_applied.append(name)
+                continue
+            # A refused vector write may have stored its first elements: the undo rewrites them too.
+            changes.did(lambda name=name: write_runtime(name, current.runtime[name]))
+            raise KernelRefused('values: the kernel refused %s = %s (%s)' % (name, wanted[name], exc.strerror))
+        changes.did(lambda name=name: write_runtime(name, current.runtime[name]))
+        written.append(name)
+        shown = read_runtime(name)
+        if shown != wanted[name]:
+            raise KernelRefused('values: after writing %s = %s the kernel shows %s; give the value as the kernel '
+                                'shows it' % (name, wanted[name], shown))
+    backup_file = None
+    if the_plan.file_changed:
+        try:
+            if request.state == 'absent':
+                changes.remove_file(request.path)
+            else:
+                backup_file = changes.write_file(request.path, the_plan.new_text, mode=FILE_MODE,
+                                                 backup=request.backup)
+        except (OSError, IOError) as exc:
+            raise host.StepFailed('file: cannot write %s (%s)' % (request.path, host.describe(exc)))
+    return written, not_applied, backup_file
+
+
+def predict_runtime(names):
+    """Check mode: the names that could be written, and those that could not."""
+    writable = [name for name in names if os.access(proc_path(name), os.W_OK)]
+    return writable, [name for name in names if name not in writable]
+
+
+def report(module, request, current, the_plan, written, not_applied):
+    wanted = dict(request.pairs)
+    runtime = dict(current.runtime) if request.state == 'present' else {}
+    runtime.update((name, wanted[name]) for name in written)
+    result = dict(changed=the_plan.file_changed or bool(written), file=request.path, values=wanted,
+                  runtime=runtime, changed_runtime=written, not_applied=not_applied,
+                  file_changed=the_plan.file_changed)
+    if module._diff:
+        file_diff = dict(before_header=request.path, after_header=request.path,
+                         before=current.old_text or '', after=the_plan.new_text or '')
+        present = [name for name, _value in request.pairs if name in current.runtime]
+        result['diff'] = file_diff if request.state == 'absent' else [file_diff, dict(
+            before_header='%s (runtime)' % PROC_SYS, after_header='%s (runtime)' % PROC_SYS,
+            before=render_lines((name, current.runtime[name]) for name in present),
+            after=render_lines((name, runtime[name]) for name in present))]
+    return result
 
 
 def build_module():
@@ -395,6 +312,7 @@ def build_module():
             file=dict(type='path', default='/etc/sysctl.d/60-lowmem-hardening.conf'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             apply=dict(type='bool', default=True),
+            backup=dict(type='bool', default=False),
         ),
         required_if=[('state', 'present', ['values'])],
         supports_check_mode=True,
@@ -403,10 +321,26 @@ def build_module():
 
 def main():
     module = build_module()
-    if os.geteuid() != 0:
-        module.fail_json(msg='lowmem.hardening.sysctl must run as root to write %s and %s: use become: true. '
-                             'Nothing was changed.' % (PROC_SYS, module.params['file']))
-    Sysctl(module).run()
+    host.require_root(module, 'write %s and %s' % (PROC_SYS, module.params['file']))
+    request = read_request(module)
+    with host.locked(os.path.dirname(request.path), PROC_SYS):
+        current = read_host(module, request)
+        the_plan = plan(request, current)
+        if module.check_mode:
+            written, not_applied = predict_runtime(the_plan.to_change)
+            backup_file = None
+        else:
+            result = report(module, request, current, the_plan._replace(file_changed=False), [], [])
+            with host.Changes(module, result, undone='Runtime values were restored and the file was not changed.',
+                              incomplete='Could not undo everything: %s.') as changes:
+                written, not_applied, backup_file = apply(module, changes, request, current, the_plan)
+    if not_applied:
+        module.warn('Cannot apply at runtime, %s is read-only or not writable here (a container?): %s. '
+                    '%s holds them for the next boot.' % (PROC_SYS, ', '.join(not_applied), request.path))
+    result = report(module, request, current, the_plan, written, not_applied)
+    if backup_file:
+        result['backup_file'] = backup_file
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@
 SPEC.json is an object with:
 - "module": the module's name (plugins/modules/NAME.py);
 - "args": its arguments as Ansible passes them (_ansible_check_mode and friends included);
-- "constants": {"plugins.modules.NAME": {"FSTAB_PATH": "/tmp/..."}, ...}: module-level names set
+- "constants": {"plugins.module_utils.host": {"STATE_FILE": "/tmp/..."}, ...}: module-level names set
   before main() runs, so that no run reads or writes the real /etc, /var/lib or /proc/sys;
 - "umask": the umask to run under (default: the inherited one);
 - "interrupt": {"at": POINT, "match": TEXT, "after": N, "signal": "KILL" or "STOP"}: the process sends
@@ -22,7 +22,7 @@ POINTs (TEXT must occur in the file name concerned):
 - mkstemp: before tempfile.mkstemp call number N + 1 whose DIR/PREFIX holds TEXT (no temporary yet);
 - atomic_move: before AnsibleModule.atomic_move onto a file named TEXT (its temporary is complete);
 - after_atomic_move: right after it (atomic_move has set its own mode, the module not yet);
-- sysfs_write: before lowmemorykiller's parameter write number N + 1 (N writes done);
+- sysfs_write: before lowmemorykiller's parameter write number N + 1 (N writes done; the host layer's write_once);
 - runtime_write: before sysctl's /proc/sys write number N + 1.
 
 The module prints its result as JSON on stdout, exactly as under Ansible.
@@ -156,10 +156,10 @@ class Interrupt(object):
         setattr(owner, name, counted)
 
     def arm_sysfs_write(self, module):
-        self._count_calls(module, 'sysfs_write')
+        self._count_calls(importlib.import_module(PACKAGE + '.plugins.module_utils.host'), 'write_once')
 
     def arm_runtime_write(self, module):
-        self._count_calls(module.Sysctl, 'write_runtime')
+        self._count_calls(module, 'write_runtime')
 
 
 def main():

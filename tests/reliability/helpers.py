@@ -250,9 +250,8 @@ class LmkHost(object):
         os.makedirs(os.path.join(root, 'proc'))  # no processes: no lmkd
         stub(runner, 'systemd-tmpfiles')
         self.constants = {
+            'plugins.module_utils.host': {'STATE_FILE': self.state_file, 'PROC': os.path.join(root, 'proc')},
             'plugins.modules.lowmemorykiller': {
-                'STATE_FILE': self.state_file,
-                'PROC': os.path.join(root, 'proc'),
                 'SYSTEMD_RUN_DIR': os.path.join(root, 'run/systemd/system'),
                 'OPENRC_RUN_DIR': os.path.join(root, 'run/openrc'),
                 'SYSFSUTILS_DIR': os.path.join(root, 'etc/sysfs.d'),
@@ -387,7 +386,6 @@ class InfoHost(object):
         dmesg = stub(runner, 'dmesg', 'echo "[  1.0] lowmemorykiller: send sigkill to 77 (cron), adj 0, size 9"\n')
         self.constants = {
             'plugins.modules.lowmemorykiller_info': {
-                'MEMINFO': self.path('proc/meminfo'), 'SWAPS': self.path('proc/swaps'), 'PROC': self.path('proc'),
                 'PROC_STAT': self.path('proc/stat'), 'CMDLINE': self.path('proc/cmdline'),
                 'KMSG': self.path('dev/kmsg'), 'DMESG': dmesg, 'JOURNALCTL': self.path('bin/no-journalctl'),
                 'LOG_FILES': [self.path('var/log/kern.log'), self.path('var/log/syslog'),
@@ -402,6 +400,9 @@ class InfoHost(object):
             },
             'plugins.module_utils.lowmemorykiller': {
                 'PERSIST_FILES': dict((method, self.path(rel)) for method, rel in LMK_FILES.items()),
+            },
+            'plugins.module_utils.host': {
+                'MEMINFO': self.path('proc/meminfo'), 'PROC_SWAPS': self.path('proc/swaps'), 'PROC': self.path('proc'),
             },
         }
 

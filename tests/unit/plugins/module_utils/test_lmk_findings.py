@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 
@@ -50,22 +51,8 @@ def by_code(found, code):
 # ---------------------------------------------------------------------------
 # Memory
 
-def test_parse_swaps():
-    text = ('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n'
-            '/swapfile                               file\t\t1048572\t\t0\t\t-2\n'
-            '/dev/sda2                               partition\t2097148\t\t1024\t\t-3\n'
-            '/srv/my\\040swap                         file\t\t1024\t\t0\t\t5\n')
-    assert findings.parse_swaps(text) == [
-        {'filename': '/swapfile', 'type': 'file', 'size_bytes': 1048572 * 1024, 'used_bytes': 0, 'priority': -2},
-        {'filename': '/dev/sda2', 'type': 'partition', 'size_bytes': 2097148 * 1024, 'used_bytes': 1024 * 1024,
-         'priority': -3},
-        {'filename': '/srv/my swap', 'type': 'file', 'size_bytes': 1024 * 1024, 'used_bytes': 0, 'priority': 5},
-    ]
-    assert findings.parse_swaps('Filename\tType\tSize\tUsed\tPriority\n') == []
-
-
 def test_memory_summary():
-    meminfo = lmk.parse_meminfo('MemTotal: 524288 kB\nMemAvailable: 1000 kB\nSwapTotal: 2048 kB\nSwapFree: 1024 kB\n')
+    meminfo = host.parse_meminfo('MemTotal: 524288 kB\nMemAvailable: 1000 kB\nSwapTotal: 2048 kB\nSwapFree: 1024 kB\n')
     assert findings.memory_summary(meminfo, []) == {
         'mem_total_bytes': 512 * MIB, 'mem_available_bytes': 1000 * 1024, 'swap_total_bytes': 2 * MIB,
         'swap_used_bytes': MIB, 'swaps': []}

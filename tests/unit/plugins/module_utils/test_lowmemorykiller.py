@@ -53,12 +53,6 @@ def test_format_value(value, text):
     assert lmk.format_value(value) == text
 
 
-def test_parse_meminfo():
-    info = lmk.parse_meminfo('MemTotal:         505400 kB\nMemFree:  1000 kB\nHugePages_Total:       0\n')
-    assert info['MemTotal'] == 505400 * 1024
-    assert info['MemFree'] == 1024000
-
-
 # -- Android autodetection ---------------------------------------------------
 
 @pytest.mark.parametrize('written, shown', [

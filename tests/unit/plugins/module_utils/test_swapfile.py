@@ -15,7 +15,6 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     Mount,
     Request,
     SPACE_MARGIN,
-    SwapEntry,
     SwapfileError,
     auto_size,
     directory_writers,
@@ -26,16 +25,20 @@ from ansible_collections.lowmem.hardening.plugins.module_utils.swapfile import (
     fstab_line,
     fstab_update,
     has_swap_signature,
-    memory_available,
     mount_for,
-    parse_meminfo,
     parse_mountinfo,
-    parse_proc_swaps,
     parse_size,
     plan,
     priority_matches,
     temp_prefix,
 )
+from ansible_collections.lowmem.hardening.plugins.module_utils.host import SwapArea
+
+
+def SwapEntry(path, size, used, priority):
+    """An active swap file as the host layer reads it from /proc/swaps."""
+    return SwapArea(path, 'file', size, used, priority)
+
 
 PAGE = 4096
 
@@ -97,42 +100,7 @@ def test_auto_size(mem_total, space, expected):
     assert auto_size(mem_total, space) == expected
 
 
-# ---- /proc parsing ----------------------------------------------------------
-
-MEMINFO = """MemTotal:        2014224 kB
-MemFree:          123456 kB
-MemAvailable:     654321 kB
-Buffers:            1000 kB
-Cached:            20000 kB
-Shmem:              5000 kB
-HugePages_Total:       0
-"""
-
-
-def test_parse_meminfo_converts_kib_to_bytes():
-    info = parse_meminfo(MEMINFO)
-    assert info['MemTotal'] == 2014224 * 1024
-    assert info['HugePages_Total'] == 0
-    assert memory_available(info) == 654321 * 1024
-
-
-def test_memory_available_before_linux_3_14_is_estimated():
-    info = parse_meminfo(MEMINFO.replace('MemAvailable:     654321 kB\n', ''))
-    assert memory_available(info) == (123456 + 1000 + 20000 - 5000) * 1024
-
-
-def test_parse_proc_swaps():
-    data = (b'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n'
-            b'/dev/vda2                               partition\t1048572\t\t0\t\t-2\n'
-            b'/swapfile                               file\t\t524284\t\t1024\t\t10\n'
-            b'/var/my\\040swap                          file\t\t40956\t\t0\t\t-3\n'
-            b'/gone (deleted)                         file\t\t40956\t\t0\t\t-4\n')
-    swaps = parse_proc_swaps(data)
-    assert swaps[b'/swapfile'] == SwapEntry(b'/swapfile', 524284 * 1024, 1024 * 1024, 10)
-    assert swaps[b'/var/my swap'].priority == -3
-    assert b'/gone' not in swaps and b'/gone (deleted)' not in swaps
-    assert sorted(swaps) == [b'/dev/vda2', b'/swapfile', b'/var/my swap']
-
+# ---- /proc/self/mountinfo ------------------------------------------------------
 
 MOUNTINFO = (b'27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n'
              b'30 27 0:27 / /tmp rw,nosuid - tmpfs tmpfs rw\n'

@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import host as host_layer
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk_utils
 from ansible_collections.lowmem.hardening.plugins.modules import lowmemorykiller as module
 
@@ -42,11 +43,11 @@ class Host(object):
             f.write('MemTotal:         524288 kB\nMemFree:           10000 kB\n')
         self.methods = set(['tmpfiles', 'cron', 'openrc', 'openrc-local-at-boot', 'sysfsutils'])
         monkeypatch.setattr(lmk_utils, 'PERSIST_FILES', self.files)
-        monkeypatch.setattr(module, 'STATE_FILE', self.state_file)
-        monkeypatch.setattr(module, 'MEMINFO', meminfo)
-        monkeypatch.setattr(module, 'PROC', self.proc)
-        monkeypatch.setattr(module, 'sysfs_write', self.kernel.write)
-        monkeypatch.setattr(module.LowMemoryKiller, 'available_persist_methods', lambda _self: set(self.methods))
+        monkeypatch.setattr(host_layer, 'STATE_FILE', self.state_file)
+        monkeypatch.setattr(host_layer, 'MEMINFO', meminfo)
+        monkeypatch.setattr(host_layer, 'PROC', self.proc)
+        monkeypatch.setattr(host_layer, 'write_once', self.kernel.write)
+        monkeypatch.setattr(module, 'available_persist_methods', lambda _module: set(self.methods))
 
     def run(self, check_mode=False, diff=False, **args):
         args.setdefault('path', self.params)
@@ -373,9 +374,9 @@ def test_eperm(host):
 def test_boot_file_failure_rolls_back_sysfs(host, monkeypatch):
     before = host.snapshot()
 
-    def broken(self, dest, content, mode):
+    def broken(self, dest, content, mode=None, **options):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), dest)
-    monkeypatch.setattr(module.LowMemoryKiller, 'write_file', broken)
+    monkeypatch.setattr(host_layer.Changes, 'write_file', broken)
     result = host.run(state='disabled')
     assert result.get('failed')
     assert 'No space left' in result['msg']
@@ -486,7 +487,7 @@ def test_a_second_run_waits_for_the_lock(host):
     def write_after_release(path, data):
         assert released.is_set(), 'wrote while another run held the lock'
         return write(path, data)
-    host.monkeypatch.setattr(module, 'sysfs_write', write_after_release)
+    host.monkeypatch.setattr(host_layer, 'write_once', write_after_release)
 
     def release():
         released.set()

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk_utils
+from ansible_collections.lowmem.hardening.plugins.module_utils import host as host_layer
 from ansible_collections.lowmem.hardening.plugins.modules import lowmemorykiller_info as module
 
 from ansible_collections.lowmem.hardening.tests.unit.plugins.modules.utils import run_module
@@ -70,7 +71,6 @@ class Host(object):
         os.makedirs(self.path('var/log'))
         files = dict((m, self.path(f.lstrip('/'))) for m, f in lmk_utils.PERSIST_FILES.items())
         patches = {
-            'MEMINFO': self.path('meminfo'), 'SWAPS': self.path('swaps'), 'PROC': self.proc,
             'PROC_STAT': self.path('proc_stat'), 'CMDLINE': self.path('cmdline'), 'KMSG': self.path('dev/kmsg'),
             # an empty ring buffer; no journal
             'DMESG': script(self.path('bin/dmesg'), 'exit 0\n'), 'JOURNALCTL': self.path('bin/no-journalctl'),
@@ -81,10 +81,13 @@ class Host(object):
             'OOMD_DROPIN_DIRS': (self.path('etc/systemd/oomd.conf.d'),),
             'NOHANG_CONFS': (self.path('etc/nohang/nohang.conf'),),
             'KILLER_BINARIES': dict((name, (self.path('bin', name),)) for name in module.KILLER_BINARIES),
-            'STATE_FILE': self.path('var/lib/lowmem-hardening/lowmemorykiller.json'),
         }
         for name, value in patches.items():
             monkeypatch.setattr(module, name, value)
+        host_paths = {'MEMINFO': self.path('meminfo'), 'PROC_SWAPS': self.path('swaps'), 'PROC': self.proc,
+                      'STATE_FILE': self.path('var/lib/lowmem-hardening/lowmemorykiller.json')}
+        for name, value in host_paths.items():
+            monkeypatch.setattr(host_layer, name, value)
         monkeypatch.setattr(lmk_utils, 'PERSIST_FILES', files)
         self.files = files
 
@@ -392,7 +395,7 @@ def save_originals(host, texts=None):
     """The state file lowmem.hardening.lowmemorykiller leaves when it changed the values."""
     state = {'paths': {host.params: {'original': texts or DEFAULT_TEXTS, 'adj_autodetect': False,
                                      'persisted': ['adj', 'minfree']}}}
-    write(module.STATE_FILE, json.dumps(state), 0o600)
+    write(host_layer.STATE_FILE, json.dumps(state), 0o600)
 
 
 def test_a_kill_before_the_change_is_explained_by_the_saved_values(host):
@@ -458,11 +461,11 @@ def test_one_entry_per_returned_kill_null_for_other_killers(host):
 
 
 def test_the_saved_values_are_read_only_when_a_kill_needs_them(host):
-    os.makedirs(module.STATE_FILE)  # a state file that cannot be read
+    os.makedirs(host_layer.STATE_FILE)  # a state file that cannot be read
     result = host.run()
     assert result['lowmemorykiller']['unreadable'] == []
     write(host.logs['kern.log'], STORY_KILL)
     result = host.run()
     assert not result.get('failed'), result
-    assert [u['source'] for u in result['lowmemorykiller']['unreadable']] == [module.STATE_FILE]
+    assert [u['source'] for u in result['lowmemorykiller']['unreadable']] == [host_layer.STATE_FILE]
     assert result['lowmemorykiller']['kill_thresholds'][0]['table'] == 'current'

@@ -21,6 +21,7 @@ import stat
 
 import pytest
 
+from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.modules import swapfile as swapfile_module
 from ansible_collections.lowmem.hardening.tests.unit.plugins.modules.utils import run_module
 
@@ -70,8 +71,8 @@ def env(tmp_path, monkeypatch):
     write(paths['mountinfo'], b'27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n'
           b'99 27 254:9 / ' + root.encode() + b' rw,relatime - ext4 /dev/vdz rw\n')
     monkeypatch.setattr(swapfile_module, 'FSTAB_PATH', paths['fstab'])
-    monkeypatch.setattr(swapfile_module, 'PROC_SWAPS_PATH', paths['swaps'])
-    monkeypatch.setattr(swapfile_module, 'MEMINFO_PATH', paths['meminfo'])
+    monkeypatch.setattr(host, 'PROC_SWAPS', paths['swaps'])
+    monkeypatch.setattr(host, 'MEMINFO', paths['meminfo'])
     monkeypatch.setattr(swapfile_module, 'MOUNTINFO_PATH', paths['mountinfo'])
     return Env(root=root, swapdir=swapdir, swapfile=os.path.join(swapdir, 'swapfile'), bindir=bindir,
                log=os.path.join(root, 'commands.log'), **paths)

@@ -195,9 +195,9 @@ def test_missing_sysctl_d_directory_is_created(host, monkeypatch):
 
 @pytest.mark.parametrize('err', [errno.EROFS, errno.EACCES, errno.EPERM])
 def test_read_only_runtime_writes_file_and_warns(host, monkeypatch, err):
-    def refuse(self, name, value):
-        raise OSError(err, os.strerror(err), self.proc_path(name))
-    monkeypatch.setattr(sysctl_module.Sysctl, 'write_runtime', refuse)
+    def refuse(name, value):
+        raise OSError(err, os.strerror(err), sysctl_module.proc_path(name))
+    monkeypatch.setattr(sysctl_module, 'write_runtime', refuse)
 
     result = run(host, monkeypatch, values=WANTED)
     assert not result.get('failed'), result
@@ -237,15 +237,15 @@ def test_file_mode_refusing_the_runtime_write(tmp_path, monkeypatch, traversable
     path = os.path.join(traversable_proc, 'vm', 'swappiness')
     os.chown(path, nobody, -1)
     os.chmod(path, mode)
-    real_write = sysctl_module.Sysctl.write_runtime
+    real_write = sysctl_module.write_runtime
 
-    def write_as_nobody(self, name, value):
+    def write_as_nobody(name, value):
         os.seteuid(nobody)
         try:
-            return real_write(self, name, value)
+            return real_write(name, value)
         finally:
             os.seteuid(0)
-    monkeypatch.setattr(sysctl_module.Sysctl, 'write_runtime', write_as_nobody)
+    monkeypatch.setattr(sysctl_module, 'write_runtime', write_as_nobody)
 
     conf = str(tmp_path / '60-lowmem-hardening.conf')
     result = run_module(sysctl_module.main, {'values': {'vm.swappiness': 10}, 'file': conf}, monkeypatch=monkeypatch)
@@ -263,13 +263,13 @@ def test_file_mode_refusing_the_runtime_write(tmp_path, monkeypatch, traversable
 
 
 def test_kernel_refusal_restores_and_fails(host, monkeypatch):
-    real_write = sysctl_module.Sysctl.write_runtime
+    real_write = sysctl_module.write_runtime
 
-    def refuse_second(self, name, value):
+    def refuse_second(name, value):
         if name == 'vm.vfs_cache_pressure' and value == '50':
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real_write(self, name, value)
-    monkeypatch.setattr(sysctl_module.Sysctl, 'write_runtime', refuse_second)
+        return real_write(name, value)
+    monkeypatch.setattr(sysctl_module, 'write_runtime', refuse_second)
     before = tree(host.root)
     result = run(host, monkeypatch, values=WANTED)
     assert result['failed'] is True
@@ -279,11 +279,11 @@ def test_kernel_refusal_restores_and_fails(host, monkeypatch):
 
 
 def test_read_back_mismatch_restores_and_fails(host, monkeypatch):
-    real_write = sysctl_module.Sysctl.write_runtime
+    real_write = sysctl_module.write_runtime
 
-    def kernel_parses_hex(self, name, value):
-        return real_write(self, name, str(int(value, 0)))
-    monkeypatch.setattr(sysctl_module.Sysctl, 'write_runtime', kernel_parses_hex)
+    def kernel_parses_hex(name, value):
+        return real_write(name, str(int(value, 0)))
+    monkeypatch.setattr(sysctl_module, 'write_runtime', kernel_parses_hex)
     before = tree(host.root)
     result = run(host, monkeypatch, values={'vm.vfs_cache_pressure': 50, 'vm.swappiness': '0x10'})
     assert result['failed'] is True
@@ -294,7 +294,7 @@ def test_read_back_mismatch_restores_and_fails(host, monkeypatch):
 def test_file_write_failure_restores_runtime(host, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(sysctl_module.tempfile, 'mkstemp', no_space)
+    monkeypatch.setattr(tempfile, 'mkstemp', no_space)
     before = tree(host.root)
     result = run(host, monkeypatch, values=WANTED)
     assert result['failed'] is True
