@@ -363,6 +363,22 @@ def test_read_only_sysfs(host):
     assert host.snapshot() == before
 
 
+def test_refused_values_report_what_the_run_saw(host):
+    """1% of 512 MiB is below 8M: refused, and the result still tells the truth about the host."""
+    before = host.snapshot()
+    result = host.run(minfree=['4M', '8M', '1%', '2%'], adj=[0, 100, 200, 900])
+    assert result['failed'] and result['msg'].startswith('minfree: values must be strictly ascending')
+    assert result['present'] is True and result['before'] == lmk_utils.parse_params(DEFAULT_TEXTS)
+    assert result['after'] == result['before'] and result['changed'] is False
+    assert host.snapshot() == before and host.kernel.writes == []
+
+
+def test_readme_example_holds_on_512_mib(host):
+    result = host.run(minfree=['4M', '8M', '2%', '3%'], adj=[0, 100, 200, 900], persist='none')
+    assert not result.get('failed'), result['msg']
+    assert result['after']['minfree'] == [1024, 2048, 2622, 3933]
+
+
 def test_eperm(host):
     before = host.snapshot()
     host.kernel.fail_write = {1: errno.EPERM}
