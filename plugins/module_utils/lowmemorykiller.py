@@ -248,7 +248,7 @@ def normalise_request(state, page_size, mem_total_bytes, adj=None, minfree=None,
         desired['minfree'] = _check_array('minfree', [_check_int('minfree', v, LIMITS['minfree']) for v in pages],
                                           max_entries)
     if adj is not None:
-        desired['adj'] = _check_array('adj', [_check_int('adj', _int_from(v, 'adj'), LIMITS['adj'])
+        desired['adj'] = _check_array('adj', [_check_int('adj', _int_from(v), LIMITS['adj'])
                                               for v in _as_list(adj)], max_entries)
     if adj is not None and minfree is not None and len(desired['adj']) != len(desired['minfree']):
         raise ParamError('adj, minfree: given together they must have the same number of entries '
@@ -272,7 +272,7 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def _int_from(value, param):
+def _int_from(value):
     if isinstance(value, str) and _INT_RE.match(value.strip()):
         return int(value.strip())
     return value
@@ -284,7 +284,7 @@ def _extra_value(name, value):
     if isinstance(value, (bool, int)):
         return value
     if isinstance(value, list):
-        values = [_int_from(v, param) for v in value]
+        values = [_int_from(v) for v in value]
         if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
             raise ParamError('%s: %r is not %s' % (param, value, form))
         return values
@@ -309,20 +309,20 @@ def plan_writes(desired, current, autodetect=None):
     unknown = sorted(name for name in desired if name not in current)
     if unknown:
         raise ParamError('%s: no such parameter in this kernel (it has: %s)'
-                         % (', '.join(_option_of(name) for name in unknown), ', '.join(sorted(current)) or 'none'))
+                         % (', '.join(option_of(name) for name in unknown), ', '.join(sorted(current)) or 'none'))
     writes = []
     for name in _write_order(desired):
-        value = _match_kind(name, desired[name], current[name])
+        value = _match_kind(desired[name], current[name])
         if current[name] not in expected_readbacks(name, value, autodetect):
             writes.append((name, value))
     return writes
 
 
-def _option_of(name):
+def option_of(name):
     return name if name in NAMED_PARAMS else 'extra_params.%s' % name
 
 
-def _match_kind(name, value, shown):
+def _match_kind(value, shown):
     """Vendor parameters: give 0/1 to a Y/N one as a boolean, and a boolean to an integer one as 0/1."""
     if isinstance(shown, bool) and not isinstance(value, bool) and value in (0, 1):
         return bool(value)

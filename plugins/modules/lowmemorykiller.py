@@ -372,13 +372,13 @@ def apply_writes(changes, current, writes):
         except (IOError, OSError) as exc:
             code = errno.errorcode.get(exc.errno, str(exc.errno))
             hint = ' (read-only file system)' if exc.errno == errno.EROFS else ''
-            raise WriteFailed('%s: writing %s failed with %s: %s%s' % (option_of(name), text, code, exc.strerror, hint))
+            raise WriteFailed('%s: writing %s failed with %s: %s%s' % (lmk.option_of(name), text, code, exc.strerror, hint))
         shown = read_param(current.path, name)
         if name == 'adj':
             seen = lmk.observe_autodetect(value, shown)
             observed = seen if seen is not None else observed
         if shown not in lmk.expected_readbacks(name, value, observed):
-            raise WriteFailed('%s: wrote %s but the kernel shows %s' % (option_of(name), text, lmk.format_value(shown)))
+            raise WriteFailed('%s: wrote %s but the kernel shows %s' % (lmk.option_of(name), text, lmk.format_value(shown)))
     return observed
 
 
@@ -419,13 +419,9 @@ def verify_restored(current, result):
             for name, text in sorted(current.texts.items()) if shown.get(name) != text]
 
 
-def option_of(name):
-    return name if name in lmk.NAMED_PARAMS else 'extra_params.%s' % name
-
-
 # ---- reporting ---------------------------------------------------------------------------
 
-def report(module, current, values, method, changed=False):
+def report(current, values, method, changed=False):
     """The result for the kernel showing `values`: what a failure returns too."""
     return dict(changed=changed, present=True, before=current.current, after=values,
                 thresholds=lmk.effective_table(values, current.page_size, current.mem_total),
@@ -487,7 +483,7 @@ def find_driver(module, page_size, mem_total):
 
 
 def run(module, current):
-    result = report(module, current, current.current, None)
+    result = report(current, current.current, None)
     try:
         request = read_request(module, current)
         the_plan = make_plan(module, request, current)
@@ -505,7 +501,7 @@ def run(module, current):
                           incomplete='Rollback was incomplete: %s.') as changes:
             changes.verify = lambda: verify_restored(current, result)
             after, files = apply(changes, request, current, the_plan)
-    result = report(module, current, after, the_plan.method, changed)
+    result = report(current, after, the_plan.method, changed)
     result['msg'] = summary(module, the_plan.writes, files)
     if module._diff:
         result['diff'] = diff(current, after, files)

@@ -248,7 +248,7 @@ def plan(request, current):
     return Plan(new_text, current.old_text != new_text or not current.attrs_ok, to_change)
 
 
-def apply(module, changes, request, current, the_plan):
+def apply(changes, request, current, the_plan):
     """Write runtime values, then the file; return (changed names, names not applied, backup file)."""
     wanted = dict(request.pairs)
     written, not_applied = [], []
@@ -333,7 +333,7 @@ def main():
             result = report(module, request, current, the_plan._replace(file_changed=False), [], [])
             with host.Changes(module, result, undone='Runtime values were restored and the file was not changed.',
                               incomplete='Could not undo everything: %s.') as changes:
-                written, not_applied, backup_file = apply(module, changes, request, current, the_plan)
+                written, not_applied, backup_file = apply(changes, request, current, the_plan)
     if not_applied:
         module.warn('Cannot apply at runtime, %s is read-only or not writable here (a container?): %s. '
                     '%s holds them for the next boot.' % (PROC_SYS, ', '.join(not_applied), request.path))
