@@ -511,7 +511,6 @@ def run(module, current):
 def main():
     module = build_module()
     host.require_root(module, 'write %s and /etc' % module.params['path'])
-    os.umask(0o022)
     page_size = os.sysconf('SC_PAGE_SIZE')
     mem_total = host.read_meminfo().get('MemTotal')
     path = find_driver(module, page_size, mem_total)
