@@ -12,6 +12,9 @@ With --check it also verifies that the host is what the demo says it is (default
 before; disabled and persisted after; the story's kill and the threshold that allowed it; in the VM no
 swap before and swap on after) and exits 1 naming each expectation that failed: `make demo-check` and
 `make demo-quick-check` use it.
+
+The defaults, sizes and shares of RAM are the collection's own (lmk_findings, lowmemorykiller): the
+collection is imported from ANSIBLE_COLLECTIONS_PATH, where demo/common.sh links this checkout.
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -19,29 +22,37 @@ __metaclass__ = type
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 
-KIB = 1024
-MIB = 1024 * KIB
+
+def import_collection():
+    """lmk_findings and lowmemorykiller of lowmem.hardening, found where Ansible finds the collection:
+    on ANSIBLE_COLLECTIONS_PATH (demo/common.sh links this checkout there) or Ansible's default path."""
+    setting = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '~/.ansible/collections:/usr/share/ansible/collections')
+    for path in reversed([os.path.expanduser(entry) for entry in setting.split(os.pathsep) if entry]):
+        sys.path.insert(0, os.path.dirname(path) if os.path.basename(path) == 'ansible_collections' else path)
+    try:
+        from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings, lowmemorykiller
+    except ImportError as error:
+        sys.exit('report.py: lowmem.hardening not found on ANSIBLE_COLLECTIONS_PATH (demo/common.sh sets it): %s' % error)
+    return lmk_findings, lowmemorykiller
+
+
+findings, lmk = import_collection()
 WIDTH = 110
-DEFAULTS = {'adj': [0, 1, 6, 12], 'minfree': [1536, 2048, 4096, 16384], 'cost': 32, 'debug_level': 1}
+# The driver's defaults as the collection knows them; cost and debug_level, which it never needs, as the
+# driver starts.
+DEFAULTS = {'adj': findings.DEFAULT_ADJ[0], 'minfree': findings.DEFAULT_MINFREE, 'cost': 32, 'debug_level': 1}
 # The kill record of the story, as demo/droplet/kern.log holds it; in the VM, the pid is site-build's.
 STORY_KILL = {'killer': 'lowmemorykiller', 'pid': 17651, 'comm': 'site-build', 'adj': 0}
 STORY_LOG = '/var/log/kern.log'
 
 
-def size(nbytes):
-    unit, name = (MIB, 'MiB') if nbytes >= MIB else (KIB, 'KiB')
-    text = '%.1f' % (nbytes / float(unit))
-    return '%s %s' % (text[:-2] if text.endswith('.0') else text, name)
-
-
-def percent(nbytes, total):
-    if not total:
-        return '?% of RAM'
-    value = 100.0 * nbytes / total
-    return ('<0.1' if 0 < value < 0.05 else '%.1f' % value) + '% of RAM'
+def share(row):
+    """A threshold's (or a kill_thresholds entry's) share of RAM."""
+    return '?% of RAM' if row['minfree_percent'] is None else findings.ram_share(row['minfree_percent'])
 
 
 def parse_adhoc(text):
@@ -50,14 +61,6 @@ def parse_adhoc(text):
     if not sep or '| SUCCESS' not in head:
         sys.exit('lowmemorykiller_info did not succeed:\n' + text)
     return json.loads(body)
-
-
-# Where lowmemorykiller_info found a kill's threshold (kill_thresholds[].table).
-TABLES = {
-    'record': 'the limit its record prints',
-    'original': 'the values from before lowmem.hardening changed them',
-    'current': "today's values",
-}
 
 
 def story_kills(facts, story_kill):
@@ -72,20 +75,20 @@ def show(facts, when, vm=False):
     table = facts['thresholds']
     lines = ['%s  (lowmem.hardening.lowmemorykiller_info, read-only)' % when.upper()]
     add = lines.append
-    add('  RAM             %s (MemTotal as the modules read it)' % (size(total) if total else 'unknown'))
+    add('  RAM             %s (MemTotal as the modules read it)' % (findings.format_size(total) if total else 'unknown'))
     if not facts['present']:
         add('  lowmemorykiller not present at %s' % facts['path'])
     elif facts['disabled']:
         add('  lowmemorykiller disabled, no process can be selected: adj %s, minfree %s'
-            % (','.join(str(a) for a in facts['params'].get('adj', [])),
+            % (lmk.format_value(facts['params'].get('adj', [])),
                ', '.join('%d page%s (%s)' % (row['minfree_pages'], '' if row['minfree_pages'] == 1 else 's',
-                                             size(row['minfree_bytes'])) for row in table) or 'none'))
+                                             findings.format_size(row['minfree_bytes'])) for row in table) or 'none'))
     else:
         add('  lowmemorykiller active: below a threshold of free memory and file cache, it kills processes with')
         add('                  oom_score_adj >= the threshold\'s adj')
         for row in table:
             add('                  %8s  %6d pages  %15s  adj >= %d'
-                % (size(row['minfree_bytes']), row['minfree_pages'], percent(row['minfree_bytes'], total), row['adj']))
+                % (findings.format_size(row['minfree_bytes']), row['minfree_pages'], share(row), row['adj']))
     mechanisms = facts['persist']['mechanisms']
     if not mechanisms:
         add('  persistence     none: values set now would be lost at the next boot')
@@ -94,7 +97,7 @@ def show(facts, when, vm=False):
             % (mechanism['method'], mechanism['file'],
                'written by lowmem.hardening' if mechanism['managed'] else 'not written by lowmem.hardening',
                'matches' if mechanism['matches'] else 'DIFFERS from'))
-    swaps = ', '.join('%s %s' % (s['filename'], size(s['size_bytes'])) for s in memory['swaps'])
+    swaps = ', '.join('%s %s' % (s['filename'], findings.format_size(s['size_bytes'])) for s in memory['swaps'])
     # Swap is kernel-wide: in a container, /proc/swaps lists the host's.
     add('  swap active     %s' % ('%s%s' % (swaps, '' if vm else " (the host kernel's)") if swaps else 'none'))
     logs = ', '.join(log['source'] if len(facts['logs']) == 1 else '%s (%d)' % (log['source'], log['kills'])
@@ -103,15 +106,16 @@ def show(facts, when, vm=False):
     for kill, threshold in zip(facts['kills'], facts['kill_thresholds']):
         add('                  %s %s killed %s (pid %s), adj %s, %s'
             % (kill['time'], kill['killer'], kill['comm'], kill['pid'], kill['adj'],
-               size(kill['rss_kb'] * KIB) if kill['rss_kb'] is not None else 'size unknown'))
+               findings.format_size(kill['rss_kb'] * 1024) if kill['rss_kb'] is not None else 'size unknown'))
         if threshold is None:
             continue
+        where = findings.TABLE_NAMES[threshold['table']]
         if threshold['minfree_pages'] is None:
-            why = 'no threshold in %s selects adj %d' % (TABLES[threshold['table']], kill['adj'])
+            why = 'no threshold %s selects adj %d' % (where, kill['adj'])
         else:
-            why = ('possible below %s (%d pages, %s), the threshold for adj >= %d in %s'
-                   % (size(threshold['minfree_bytes']), threshold['minfree_pages'],
-                      percent(threshold['minfree_bytes'], total), threshold['adj'], TABLES[threshold['table']]))
+            why = ('possible below %s (%d pages, %s), the threshold for adj >= %d %s'
+                   % (findings.format_size(threshold['minfree_bytes']), threshold['minfree_pages'], share(threshold),
+                      threshold['adj'], where))
         if facts['disabled']:
             why += '; lowmemorykiller is disabled now: it can no longer kill it'
         lines.extend(textwrap.wrap(why, width=WIDTH, initial_indent=' ' * 18, subsequent_indent=' ' * 18))
@@ -135,10 +139,10 @@ def failed_expectations(facts, when, vm=False, job_pid=None):
     memory = facts['memory']
     if vm:
         expect(facts['present'], "the test driver's parameters exist")
-        expect(0 < (memory['mem_total_bytes'] or 0) <= 512 * MIB, "MemTotal reads the VM's RAM (512 MiB at most)")
+        expect(0 < (memory['mem_total_bytes'] or 0) <= 512 * findings.MIB, "MemTotal reads the VM's RAM (512 MiB at most)")
     else:
         expect(facts['present'], 'the fake lowmemorykiller sysfs is mounted')
-        expect(memory['mem_total_bytes'] == 512 * MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
+        expect(memory['mem_total_bytes'] == 512 * findings.MIB, 'MemTotal reads 512 MiB (the emulated /proc/meminfo)')
     # The VM's BEFORE comes before the job runs: a fresh VM has no kill to show yet.
     if not vm or when == 'after':
         story_kill = dict(STORY_KILL, pid=job_pid) if vm else STORY_KILL
@@ -149,11 +153,12 @@ def failed_expectations(facts, when, vm=False, job_pid=None):
             expect(len(kills) == 1 and kills[0][0]['source'] == STORY_LOG, "the story's kill is found once in kern.log")
         threshold = kills[0][1] if len(kills) == 1 else None
         # Before, the driver's defaults; after, the same values as lowmem.hardening saved them before the change.
+        # The story's kill (adj 0) was possible below the first row.
         table = 'current' if when == 'before' else 'original'
-        expect(threshold is not None
-               and (threshold['table'], threshold['minfree_pages'], threshold['adj']) == (table, 1536, 0),
-               '%s was possible below 1536 pages, the threshold for adj >= 0 in %s'
-               % ('the kill of site-build' if vm else "the story's kill", TABLES[table]))
+        row = (table, DEFAULTS['minfree'][0], DEFAULTS['adj'][0])
+        expect(threshold is not None and (threshold['table'], threshold['minfree_pages'], threshold['adj']) == row,
+               '%s was possible below %d pages, the threshold for adj >= %d %s'
+               % ('the kill of site-build' if vm else "the story's kill", row[1], row[2], findings.TABLE_NAMES[table]))
     if vm:
         if when == 'before':
             expect(not facts['kills'], 'no kill yet')
@@ -165,7 +170,8 @@ def failed_expectations(facts, when, vm=False, job_pid=None):
         expect(facts['params'] == DEFAULTS, "the driver's defaults: %r" % DEFAULTS)
         expect(not facts['persist']['mechanisms'], 'nothing persists the values')
     else:
-        expect(facts['params'].get('adj') == [9999] and facts['params'].get('minfree') == [1], 'adj 9999, minfree 1')
+        expect(all(facts['params'].get(name) == value for name, value in lmk.DISABLED_VALUES.items()),
+               ', '.join('%s %s' % (name, lmk.format_value(value)) for name, value in sorted(lmk.DISABLED_VALUES.items())))
         expect(facts['disabled'] is True, 'the driver is disabled')
         expect([(m['method'], m['managed'], m['matches']) for m in facts['persist']['mechanisms']]
                == [('tmpfiles', True, True)], 'one tmpfiles file, written by lowmem.hardening, matching the kernel')

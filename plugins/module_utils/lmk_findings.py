@@ -27,34 +27,13 @@ DEFAULT_ADJ = ([0, 1, 6, 12], [0, 58, 352, 705])
 
 KILLER_NAMES = ('lmkd', 'earlyoom', 'systemd-oomd', 'nohang')
 SEVERITIES = ('warning', 'info')
-# Where the threshold behind a lowmemorykiller kill was read: the kill record itself, the values
-# lowmem.hardening.lowmemorykiller saved before it first changed them, or the values the kernel shows now.
-KILL_TABLES = ('record', 'original', 'current')
 
 
 # ---------------------------------------------------------------------------
 # Memory
 
-def parse_swaps(text):
-    """/proc/swaps -> [{filename, type, size_bytes, used_bytes, priority}] (sizes there are in KiB)."""
-    areas = []
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 5 or not (fields[2].isdigit() and fields[3].isdigit()):
-            continue
-        areas.append({
-            # the kernel escapes blanks and backslashes in the name as octal (\040)
-            'filename': re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), fields[0]),
-            'type': fields[1],
-            'size_bytes': int(fields[2]) * 1024,
-            'used_bytes': int(fields[3]) * 1024,
-            'priority': int(fields[4]) if re.match(r'^-?\d+$', fields[4]) else None,
-        })
-    return areas
-
-
 def memory_summary(meminfo, swaps):
-    """The `memory` result from parse_meminfo's {key: bytes} and parse_swaps' list (either may be empty)."""
+    """The `memory` result from host.parse_meminfo's {key: bytes} and a list of swap areas (either may be empty)."""
     swap_total = meminfo.get('SwapTotal')
     swap_free = meminfo.get('SwapFree')
     return {
@@ -173,7 +152,7 @@ def kill_threshold(kill, current, original, page_size, mem_total_bytes):
     """The threshold below which a lowmemorykiller kill became possible, or None.
 
     A `thresholds` row ({minfree_pages, minfree_bytes, minfree_mib, minfree_percent, adj}) plus `table`,
-    one of KILL_TABLES. A record that prints its limit (4.9 and later) names the row that selected the
+    a key of TABLE_NAMES. A record that prints its limit (4.9 and later) names the row that selected the
     victim. Otherwise the driver, at the first row (ascending) whose minfree both free memory and file
     cache are below, makes every process with oom_score_adj >= that row's adj a candidate: a process
     with adj A is one below the highest minfree whose adj is <= A. The table is `original` (the values
@@ -460,7 +439,8 @@ def _kill_findings(facts):
            _when(newest['time']), _threshold_clause(threshold, newest.get('adj')))))]
 
 
-_TABLE_NAMES = {
+# kill_threshold's `table` (where the threshold was read), as messages name it.
+TABLE_NAMES = {
     'record': 'as its record prints',
     'original': 'in the values from before lowmem.hardening changed them',
     'current': "in today's values",
@@ -471,17 +451,23 @@ def _threshold_clause(threshold, adj):
     """', allowed by ...' for kill_threshold's answer; '' when it has none."""
     if threshold is None:
         return ''
-    where = _TABLE_NAMES[threshold['table']]
+    where = TABLE_NAMES[threshold['table']]
     if threshold['minfree_pages'] is None:
         return ', but no threshold %s selects adj %d' % (where, adj)
     share = threshold['minfree_percent']
     return ', allowed by the threshold minfree %d page%s (%s%s) for adj >= %d, %s' % (
-        threshold['minfree_pages'], '' if threshold['minfree_pages'] == 1 else 's', _size(threshold['minfree_bytes']),
-        '' if share is None else ', %s of RAM' % ('<0.1%' if share < 0.1 else _percent(share)), threshold['adj'], where)
+        threshold['minfree_pages'], '' if threshold['minfree_pages'] == 1 else 's', format_size(threshold['minfree_bytes']),
+        '' if share is None else ', ' + ram_share(share), threshold['adj'], where)
 
 
-def _size(nbytes):
+def format_size(nbytes):
+    """A size for messages: KiB below 1 MiB, else as _mib."""
     return _mib(nbytes) if nbytes >= MIB else ('%.1f' % (nbytes / 1024.0)).rstrip('0').rstrip('.') + ' KiB'
+
+
+def ram_share(percent):
+    """'1.2% of RAM'; the smallest thresholds as '<0.1% of RAM' (one page of 512 MiB is 0.000763%)."""
+    return '%s of RAM' % ('<0.1%' if percent < 0.1 else _percent(percent))
 
 
 def _when(printed):
