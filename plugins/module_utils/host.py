@@ -70,6 +70,19 @@ def read_bytes(path, missing=b''):
         raise
 
 
+def read_files(directory):
+    """({name: text}, {path: error}) of the regular files in directory: what could and could not be read."""
+    texts, errors = {}, {}
+    for name in sorted(os.listdir(directory)):
+        full = os.path.join(directory, name)
+        try:
+            if os.path.isfile(full):
+                texts[name] = to_text(read_bytes(full), errors='surrogate_or_strict')
+        except (IOError, OSError) as exc:  # write-only or unreadable (vendor parameters)
+            errors[full] = to_native(exc.strerror or exc)
+    return texts, errors
+
+
 def parse_meminfo(text):
     """/proc/meminfo -> {name: value}: kB values in bytes (kB are KiB), counts as they are."""
     values = {}

@@ -26,8 +26,6 @@ description:
     (mode 0600), so O(state=restored) can undo everything.
   - Warns when Android's C(lmkd) is running, because it rewrites these values itself.
   - Concurrent runs on one host wait for each other (an flock on O(path)).
-  - A run that fails still returns what it saw (RV(present), RV(before)) and, in RV(after), what the kernel
-    shows once everything was put back.
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
 attributes:
@@ -244,16 +242,7 @@ class WriteFailed(host.StepFailed):
 # ---- reading ------------------------------------------------------------------------
 
 def read_texts(path):
-    texts = {}
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if not os.path.isfile(full):
-            continue
-        try:
-            texts[name] = to_text(host.read_bytes(full), errors='surrogate_or_strict')
-        except (IOError, OSError):
-            continue  # write-only or unreadable vendor parameter
-    return texts
+    return host.read_files(path)[0]
 
 
 def read_param(path, name):

@@ -275,7 +275,6 @@ CMDLINE = '/proc/cmdline'
 KMSG = '/dev/kmsg'
 DMESG = 'dmesg'
 JOURNALCTL = 'journalctl'
-# Where lowmem.hardening.lowmemorykiller saves the values it found before changing them (its STATE_FILE).
 LOG_FILES = ('/var/log/kern.log', '/var/log/syslog', '/var/log/messages')
 # Boot-time files besides the directories of lowmemorykiller's own PERSIST_FILES.
 BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
@@ -334,18 +333,12 @@ class LowMemoryKillerInfo(object):
             return None
 
     def read_params(self, path):
-        texts = {}
         try:
-            names = sorted(os.listdir(path))
+            texts, errors = host.read_files(path)
         except OSError as exc:
-            self.note(path, to_native(exc.strerror or exc))
-            names = []
-        for name in names:
-            full = os.path.join(path, name)
-            if os.path.isfile(full):
-                text = self.read_text(full, quiet_missing=False)
-                if text is not None:
-                    texts[name] = text
+            texts, errors = {}, {path: to_native(exc.strerror or exc)}
+        for source, error in sorted(errors.items()):
+            self.note(source, error)
         return findings.parse_param_texts(texts)
 
     def read_memory(self):
