@@ -19,7 +19,7 @@ notes:
   - Each change registers its undo as it is made. A run that fails part-way undoes every change in reverse
     order and fails with one message saying what failed and whether everything was put back, and the result
     still reports what the run saw.
-  - Runs on one host that touch the same files or kernel values wait for each other (C(flock) on their
+  - Runs on one host that touch the same files or kernel values wait for each other (locks on their
     directories; no lock file is created).
   - Commands run without a shell, under the C locale.
   - Target Python 3.6 or newer.

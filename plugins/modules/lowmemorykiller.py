@@ -25,7 +25,7 @@ description:
   - The values first seen on a host are saved once in C(/var/lib/lowmem-hardening/lowmemorykiller.json)
     (mode 0600), so O(state=restored) can undo everything.
   - Warns when Android's C(lmkd) is running, because it rewrites these values itself.
-  - Concurrent runs on one host wait for each other (an flock on O(path)).
+  - Concurrent runs on one host wait for each other (a lock on O(path)).
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
 attributes:

@@ -29,7 +29,7 @@ description:
     C(/proc/swaps)) is more than MemAvailable, rather than risk the OOM killer.
   - Only the C(/etc/fstab) line whose first field is O(path) is managed; every other line
     is kept byte for byte. The file is replaced atomically.
-  - Runs are serialised with locks (C(flock)) on the swap file's directory and on the directory of
+  - Runs are serialised with locks on the swap file's directory and on the directory of
     C(/etc/fstab), which the runs for every swap file share.
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
