@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What each killer reads for each protection level: pure logic, no host."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import re
+
+import pytest
+
+from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect as protect
+
+
+def test_unit_names():
+    assert protect.unit_of('postgresql') == 'postgresql.service'
+    assert protect.unit_of('my-batch@1.service') == 'my-batch@1.service'
+    assert protect.unit_of('machine.slice') == 'machine.slice'
+    for bad in ('../etc', 'a b', '', '-x', 5, 'x/y'):
+        with pytest.raises(protect.ProtectError, match=r'^services: .* is not a systemd unit name'):
+            protect.unit_of(bad)
+
+
+def test_check_services():
+    assert protect.check_services({'ssh': 'protect', 'postgresql': 'avoid', 'my-batch': 'prefer'}) == [
+        ('my-batch.service', 'prefer'), ('postgresql.service', 'avoid'), ('ssh.service', 'protect')]
+    with pytest.raises(protect.ProtectError, match=r"^services.ssh: 'never' is not a level; use protect, avoid, prefer"):
+        protect.check_services({'ssh': 'never'})
+    with pytest.raises(protect.ProtectError, match='^services: ssh.service is named twice'):
+        protect.check_services({'ssh': 'protect', 'ssh.service': 'avoid'})
+    with pytest.raises(protect.ProtectError, match='^services: give a dict'):
+        protect.check_services(['ssh'])
+
+
+@pytest.mark.parametrize('level, killers, expected', [
+    ('protect', set(), (-1000, None, None)),
+    ('avoid', set(), (-500, None, None)),
+    ('prefer', set(), (500, None, None)),
+    ('protect', {'systemd-oomd', 'earlyoom'}, (-1000, 'omit', '--avoid')),
+    ('avoid', {'systemd-oomd'}, (-500, 'avoid', None)),
+    ('prefer', {'earlyoom'}, (500, None, '--prefer')),
+])
+def test_each_killer_gets_what_it_reads(level, killers, expected):
+    plan = protect.plan_unit('postgresql.service', level, killers)
+    assert (plan.score_adjust, plan.oomd_preference, plan.earlyoom) == expected
+
+
+def test_oomd_cannot_prefer():
+    with pytest.raises(protect.ProtectError, match='^services.my-batch.service: systemd-oomd cannot honour prefer'):
+        protect.plan_unit('my-batch.service', 'prefer', {'systemd-oomd'})
+
+
+def test_the_sshd_trap_is_avoided_by_design():
+    """ssh is protected by OpenSSH itself: nothing a session could inherit is written."""
+    plan = protect.plan_unit('ssh.service', 'protect', {'systemd-oomd', 'earlyoom'})
+    assert plan.score_adjust is None and plan.oomd_preference == 'omit' and plan.earlyoom == '--avoid'
+    assert 'OOMScoreAdjust' not in protect.render_dropin(plan)
+    assert protect.render_dropin(protect.plan_unit('ssh.service', 'protect', set())) is None
+    for level in ('avoid', 'prefer'):
+        with pytest.raises(protect.ProtectError, match='^services.ssh.service: only protect is possible'):
+            protect.plan_unit('ssh.service', level, set())
+
+
+@pytest.mark.parametrize('unit', ['cron.service', 'atd.service', 'getty@tty1.service', 'serial-getty@ttyS0.service',
+                                  'user@1000.service'])
+def test_units_that_start_users_work_are_refused(unit):
+    with pytest.raises(protect.ProtectError, match='would inherit its oom_score_adj'):
+        protect.plan_unit(unit, 'protect', set())
+
+
+def test_render_dropin():
+    text = protect.render_dropin(protect.plan_unit('postgresql.service', 'avoid', {'systemd-oomd'}))
+    assert text == ('# Managed by lowmem.hardening.oom_protect: avoid. Local changes are overwritten.\n'
+                    '[Service]\nOOMScoreAdjust=-500\nManagedOOMPreference=avoid\n')
+
+
+def test_names_regex_matches_exactly_the_names():
+    regex = protect.names_regex(['sshd', 'postgres', 'sshd', 'a.b'])
+    assert regex == r'^(a\.b|postgres|sshd)$'
+    assert [name for name in ('sshd', 'postgres', 'a.b', 'axb', 'sshd2', 'xsshd') if re.match(regex, name)] == [
+        'sshd', 'postgres', 'a.b']
+    assert protect.names_regex([]) is None
+
+
+def test_earlyoom_args_keep_the_users_own_and_come_back_out():
+    users = ['-m', '5', '--avoid', '(^|/)(Xorg)$', '-r', '3600']
+    merged = protect.merge_earlyoom_args(users, '--avoid', None, '^(sshd)$')
+    assert merged == ['-m', '5', '--avoid', '^(sshd)$|(^|/)(Xorg)$', '-r', '3600']
+    assert protect.merge_earlyoom_args(merged, '--avoid', '^(sshd)$', '^(postgres|sshd)$') == [
+        '-m', '5', '--avoid', '^(postgres|sshd)$|(^|/)(Xorg)$', '-r', '3600']
+    assert protect.merge_earlyoom_args(merged, '--avoid', '^(sshd)$', None) == users
+    # --flag=value form, and a flag the user never gave
+    assert protect.merge_earlyoom_args(['--prefer=^(chrome)$'], '--prefer', None, '^(batch)$') == [
+        '--prefer', '^(batch)$|^(chrome)$']
+    assert protect.merge_earlyoom_args(['-m', '5'], '--prefer', None, '^(batch)$') == ['-m', '5', '--prefer', '^(batch)$']
+    assert protect.merge_earlyoom_args(['-m', '5', '--prefer', '^(batch)$'], '--prefer', '^(batch)$', None) == ['-m', '5']
