@@ -230,7 +230,8 @@ OPENRC_LOCAL_DIR = '/etc/local.d'
 OPENRC_BOOT_RUNLEVELS = ('/etc/runlevels/sysinit', '/etc/runlevels/boot', '/etc/runlevels/default')
 
 Request = collections.namedtuple('Request', 'state desired persist')
-Host = collections.namedtuple('Host', 'path page_size mem_total texts current state entry methods lmkd_running')
+# boot: {boot file: host.FileCopy or None} of every persistence method's file
+Host = collections.namedtuple('Host', 'path page_size mem_total texts current state entry methods lmkd_running boot')
 # files: [(path, old text or None, new text or None, mode)] that differ; persisted: names in the boot file
 Plan = collections.namedtuple('Plan', 'desired writes after method files persisted')
 
@@ -269,8 +270,9 @@ def read_host(module, path, page_size, mem_total):
     texts = read_texts(path)
     state = host.load_state()
     entry = dict(state.get('paths', {}).get(path) or {})
+    boot = dict((dest, host.copy_of(dest)) for dest in lmk.PERSIST_FILES.values())
     return Host(path, page_size, mem_total, texts, lmk.parse_params(texts), state, entry,
-                available_persist_methods(module), bool(host.find_processes(('lmkd',))))
+                available_persist_methods(module), bool(host.find_processes(('lmkd',))), boot)
 
 
 def read_request(module, current):
@@ -319,7 +321,7 @@ def boot_files(request, current, method, persisted, shown):
         wanted[lmk.PERSIST_FILES[method]] = (content, lmk.PERSIST_MODES[method])
     files = []
     for dest, (content, mode) in sorted(wanted.items()):
-        old = host.copy_of(dest)
+        old = current.boot[dest]
         old_text = to_text(old.content, errors='surrogate_or_strict') if old else None
         if content is None and old_text is not None and lmk.boot_file_header(current.path) not in old_text:
             continue

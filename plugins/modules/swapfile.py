@@ -283,9 +283,10 @@ class Swapfile(object):
         stale = []
         for b_name in sorted(os.listdir(self.b_directory)):
             b_full = os.path.join(self.b_directory, b_name)
-            if b_name.startswith(self.b_prefix) and stat.S_ISREG(os.lstat(b_full).st_mode):
+            st = os.lstat(b_full) if b_name.startswith(self.b_prefix) else None
+            if st is not None and stat.S_ISREG(st.st_mode):
                 stale.append(b_full)
-                free += os.lstat(b_full).st_blocks * 512  # space it gives back once removed
+                free += st.st_blocks * 512  # space it gives back once removed
         b_real_directory = os.path.realpath(self.b_directory)
         mount = mount_for(parse_mountinfo(host.read_bytes(MOUNTINFO_PATH)), b_real_directory)
         writers = directory_writers(stat.S_IMODE(st_dir.st_mode), st_dir.st_uid)
