@@ -28,7 +28,20 @@ SELF_PROTECTING = frozenset(['ssh.service', 'sshd.service'])
 # Units whose children are users' sessions or jobs: OOMScoreAdjust= there would be inherited by them.
 SESSION_UNITS = re.compile(r'^(?:cron|crond|atd|console-getty|(?:serial-|container-)?getty@.*|user@.*)\.service$')
 _UNIT_NAME = re.compile(r'^[A-Za-z0-9:_.\\@-]+\Z')
-_UNIT_SUFFIXES = ('.service', '.socket', '.slice', '.scope', '.mount', '.swap')
+_OTHER_UNIT_TYPES = ('.socket', '.slice', '.scope', '.mount', '.swap', '.target', '.timer', '.path', '.device')
+# The drop-in this module writes for a unit: /etc/systemd/system/UNIT.d/DROPIN_NAME. It sorts before
+# override.conf, so what `systemctl edit` writes still wins (the module then warns).
+DROPIN_NAME = 'lowmem-protect.conf'
+DROPIN_HEADER = '# Managed by lowmem.hardening.oom_protect'
+# The comment in /etc/default/earlyoom that says which expressions in EARLYOOM_ARGS are this module's.
+EARLYOOM_MARKER = '# lowmem.hardening.oom_protect wrote: '
+EARLYOOM_VARIABLE = 'EARLYOOM_ARGS'
+COMM_LENGTH = 15  # the kernel keeps 15 bytes of a process name (TASK_COMM_LEN - 1); earlyoom matches those
+_REGEX_SPECIAL = re.compile(r'([.^$*+?{}\[\]\\|()])')
+# What must be escaped inside "..." for both sh and systemd's EnvironmentFile=: quotes, backquotes, a $ that sh
+# would expand, and a backslash that would escape the next character. Everything else is kept as written.
+_QUOTED_SPECIAL = re.compile(r'\\(?=[\\"$`]|\Z)|["`]|\$(?=[A-Za-z0-9_{(*@#?$!-])')
+_EXEC_PATH = re.compile(r'(?:^|[{;]) ?path=([^ ;]+)')
 
 UnitPlan = collections.namedtuple('UnitPlan', 'unit level score_adjust oomd_preference earlyoom')
 
@@ -38,10 +51,14 @@ class ProtectError(ValueError):
 
 
 def unit_of(name):
-    """'ssh' -> 'ssh.service'; a name with a unit suffix stays as it is."""
+    """'ssh' -> 'ssh.service'; 'x.service' stays. Other unit types are refused: only services run processes
+    that OOMScoreAdjust= and earlyoom's names can reach."""
     if not isinstance(name, str) or not _UNIT_NAME.match(name) or name.startswith('-'):
         raise ProtectError('services: %r is not a systemd unit name (letters, digits and :_.\\@-)' % (name,))
-    return name if name.endswith(_UNIT_SUFFIXES) else name + '.service'
+    if name.endswith(_OTHER_UNIT_TYPES):
+        raise ProtectError('services: %s is not a service; give a service name such as ssh or postgresql.service'
+                           % name)
+    return name if name.endswith('.service') else name + '.service'
 
 
 def check_services(services):
@@ -89,14 +106,14 @@ def render_dropin(plan):
         lines.append('ManagedOOMPreference=%s' % plan.oomd_preference)
     if not lines:
         return None
-    return ('# Managed by lowmem.hardening.oom_protect: %s. Local changes are overwritten.\n[Service]\n%s\n'
-            % (plan.level, '\n'.join(lines)))
+    return ('%s: %s. Local changes are overwritten.\n[Service]\n%s\n'
+            % (DROPIN_HEADER, plan.level, '\n'.join(lines)))
 
 
 def names_regex(names):
     """earlyoom's regular expression for exactly these process names: ^(a|b)$, or None for none."""
     names = sorted(set(names))
-    return '^(%s)$' % '|'.join(re.escape(name) for name in names) if names else None
+    return '^(%s)$' % '|'.join(_REGEX_SPECIAL.sub(r'\\\1', name) for name in names) if names else None
 
 
 def merge_earlyoom_args(args, flag, ours_before, ours):
@@ -122,3 +139,115 @@ def merge_earlyoom_args(args, flag, ours_before, ours):
         position = index if index is not None else len(args)
         args[position:position] = [flag, value]
     return args
+
+
+def parse_show(text):
+    """`systemctl show -p Id,... UNIT...` -> {Id: {property: value}}; units are separated by blank lines."""
+    units, current = {}, {}
+    for line in text.splitlines() + ['']:
+        key, sep, value = line.partition('=')
+        if sep:
+            current[key] = value
+        elif current:
+            units[current.get('Id', '')] = current
+            current = {}
+    return units
+
+
+def process_name(unit, exec_start):
+    """The name earlyoom sees for a unit's main process: its ExecStart binary's (or, for a unit not installed,
+    the unit's own stem), cut to the kernel's 15 bytes."""
+    match = _EXEC_PATH.search(exec_start or '')
+    name = match.group(1).rsplit('/', 1)[-1] if match else unit[:-len('.service')].split('@')[0]
+    return name[:COMM_LENGTH]
+
+
+def _unquote(value):
+    """A value of a shell-style assignment as systemd's EnvironmentFile= and sh read it (one line)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r'\\([\\"$`])', r'\1', value[1:-1])
+    return value
+
+
+def _assignment_index(lines, name):
+    prefix = name + '='
+    return next((i for i, line in enumerate(lines) if line.lstrip().startswith(prefix)), None)
+
+
+def read_earlyoom_defaults(text):
+    """(EARLYOOM_ARGS as earlyoom gets them, {flag: the expression this module wrote}) from /etc/default/earlyoom.
+
+    systemd passes $EARLYOOM_ARGS split on whitespace, with no further quote removal, so that is the split."""
+    lines = (text or '').splitlines()
+    index = _assignment_index(lines, EARLYOOM_VARIABLE)
+    args = _unquote(lines[index].split('=', 1)[1]).split() if index is not None else []
+    ours = {}
+    for line in lines:
+        if line.startswith(EARLYOOM_MARKER):
+            words = line[len(EARLYOOM_MARKER):].split()
+            ours = dict((flag, value) for flag, value in zip(words[::2], words[1::2]) if flag in ('--avoid', '--prefer'))
+    return args, ours
+
+
+def render_earlyoom_defaults(text, args, ours):
+    """/etc/default/earlyoom with EARLYOOM_ARGS set to args and the marker saying which expressions are ours
+    (no marker when none are). Every other line is kept as it is."""
+    lines = [line for line in (text or '').splitlines() if not line.startswith(EARLYOOM_MARKER)]
+    quoted = _QUOTED_SPECIAL.sub(lambda match: '\\' + match.group(0), ' '.join(args))
+    assignment = '%s="%s"' % (EARLYOOM_VARIABLE, quoted)
+    index = _assignment_index(lines, EARLYOOM_VARIABLE)
+    if index is None:
+        index = len(lines)
+        lines.append(assignment)
+    elif _unquote(lines[index].split('=', 1)[1]).split() != list(args):  # the user's spelling stays if it says the same
+        lines[index] = assignment
+    if ours:
+        marker = EARLYOOM_MARKER + ' '.join('%s %s' % (flag, ours[flag]) for flag in sorted(ours))
+        lines.insert(index, marker)
+    return '\n'.join(lines) + '\n'
+
+
+def unit_setting(texts, key):
+    """The value of key= that systemd takes from unit files given in the order it reads them (the fragment,
+    then the drop-ins): the last assignment wins, an empty one resets it (None)."""
+    value = None
+    for text in texts:
+        for line in text.splitlines():
+            name, sep, rest = line.strip().partition('=')
+            if sep and name.strip() == key:
+                value = rest.strip() or None
+    return value
+
+
+def processes_to_change(processes, old_value, new_value):
+    """[(pid, name, before, after)] for the unit's processes that still carry the unit's old value: they got it
+    from systemd. A process that set its own (OpenSSH's listener, PostgreSQL's backends) is left as it is."""
+    if old_value == new_value:
+        return []
+    return [(pid, name, adj, new_value) for pid, name, adj in processes if adj == old_value]
+
+
+def honoured_by(plan, killers):
+    """The killers present that read what this plan writes for the unit, in a fixed order."""
+    readers = []
+    if plan.score_adjust is not None or plan.unit in SELF_PROTECTING:
+        readers.append('oom-killer')
+        if 'lowmemorykiller' in killers:
+            readers.append('lowmemorykiller')
+    if plan.oomd_preference is not None:
+        readers.append('systemd-oomd')
+    if plan.earlyoom is not None:
+        readers.append('earlyoom')
+    return readers
+
+
+def level_of_dropin(text):
+    """The level a drop-in of this module records in its header, or None for any other file."""
+    first = (text or '').split('\n', 1)[0]
+    if not first.startswith(DROPIN_HEADER + ': '):
+        return None
+    level = first[len(DROPIN_HEADER) + 2:].split('.', 1)[0]
+    return level if level in LEVELS else None

@@ -6,6 +6,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import re
+import subprocess
 
 import pytest
 
@@ -15,7 +16,9 @@ from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protec
 def test_unit_names():
     assert protect.unit_of('postgresql') == 'postgresql.service'
     assert protect.unit_of('my-batch@1.service') == 'my-batch@1.service'
-    assert protect.unit_of('machine.slice') == 'machine.slice'
+    for other in ('machine.slice', 'ssh.socket', 'multi-user.target'):
+        with pytest.raises(protect.ProtectError, match='^services: %s is not a service' % re.escape(other)):
+            protect.unit_of(other)
     for bad in ('../etc', 'a b', '', '-x', 5, 'x/y'):
         with pytest.raises(protect.ProtectError, match=r'^services: .* is not a systemd unit name'):
             protect.unit_of(bad)
@@ -94,3 +97,80 @@ def test_earlyoom_args_keep_the_users_own_and_come_back_out():
         '--prefer', '^(batch)$|^(chrome)$']
     assert protect.merge_earlyoom_args(['-m', '5'], '--prefer', None, '^(batch)$') == ['-m', '5', '--prefer', '^(batch)$']
     assert protect.merge_earlyoom_args(['-m', '5', '--prefer', '^(batch)$'], '--prefer', '^(batch)$', None) == ['-m', '5']
+
+
+def test_parse_show_reads_several_units():
+    text = ('Id=a.service\nLoadState=loaded\nExecStart={ path=/usr/bin/a ; argv[]=/usr/bin/a -x ; }\n\n'
+            'Id=b.service\nLoadState=not-found\nOOMScoreAdjust=\n')
+    units = protect.parse_show(text)
+    assert sorted(units) == ['a.service', 'b.service']
+    assert units['b.service'] == {'Id': 'b.service', 'LoadState': 'not-found', 'OOMScoreAdjust': ''}
+    assert protect.process_name('a.service', units['a.service']['ExecStart']) == 'a'
+
+
+def test_process_names_are_what_the_kernel_keeps():
+    start = '{ path=/usr/lib/postgresql/15/bin/postgres ; argv[]=/usr/lib/postgresql/15/bin/postgres -D x ; }'
+    assert protect.process_name('postgresql@15-main.service', start) == 'postgres'
+    assert protect.process_name('monitoring-agent@eu.service', '') == 'monitoring-agen'  # 15 bytes, no instance
+    assert protect.names_regex(['b.x', 'a-b', 'b.x']) == r'^(a-b|b\.x)$'
+    assert protect.names_regex([]) is None
+
+
+EARLYOOM_FILE = '# user comment\nEARLYOOM_ARGS="-r 3600 -m 5 --prefer ^(chromium)$"\nOTHER=1\n'
+
+
+def test_earlyoom_defaults_keep_the_users_own():
+    args, ours = protect.read_earlyoom_defaults(EARLYOOM_FILE)
+    assert (args, ours) == (['-r', '3600', '-m', '5', '--prefer', '^(chromium)$'], {})
+    args = protect.merge_earlyoom_args(args, '--avoid', None, '^(sshd)$')
+    args = protect.merge_earlyoom_args(args, '--prefer', None, '^(batch)$')
+    text = protect.render_earlyoom_defaults(EARLYOOM_FILE, args, {'--avoid': '^(sshd)$', '--prefer': '^(batch)$'})
+    assert text == ('# user comment\n# lowmem.hardening.oom_protect wrote: --avoid ^(sshd)$ --prefer ^(batch)$\n'
+                    'EARLYOOM_ARGS="-r 3600 -m 5 --prefer ^(batch)$|^(chromium)$ --avoid ^(sshd)$"\nOTHER=1\n')
+    args, ours = protect.read_earlyoom_defaults(text)
+    assert ours == {'--avoid': '^(sshd)$', '--prefer': '^(batch)$'}
+    for flag in ('--avoid', '--prefer'):
+        args = protect.merge_earlyoom_args(args, flag, ours[flag], None)
+    assert protect.render_earlyoom_defaults(text, args, {}) == ('# user comment\nEARLYOOM_ARGS="-r 3600 -m 5 --prefer '
+                                                                '^(chromium)$"\nOTHER=1\n')
+    assert protect.render_earlyoom_defaults(None, ['-r', '60'], {}) == 'EARLYOOM_ARGS="-r 60"\n'
+
+
+@pytest.mark.parametrize('args', [
+    ['--avoid', r'^(a\.b|c)$|^x$'],
+    ['--prefer', '^(a$b|$(touch x)|`id`|"q"|\\)$'],
+    ['-r', '3600', '--avoid', '^($HOME)$\\'],
+])
+def test_sh_reads_back_what_was_written(tmp_path, args):
+    """Debian's init script sources the file with sh; systemd's EnvironmentFile= reads it the same way."""
+    path = tmp_path / 'earlyoom'
+    path.write_text(protect.render_earlyoom_defaults('', args, {}))
+    shown = subprocess.run(['sh', '-c', '. "$1"; printf %s "$EARLYOOM_ARGS"', 'sh', str(path)], check=True,
+                           stdout=subprocess.PIPE, env={'HOME': '/nowhere'}, cwd=str(tmp_path)).stdout.decode()
+    assert shown == ' '.join(args)
+    assert protect.read_earlyoom_defaults(path.read_text())[0] == ' '.join(args).split()
+    assert not (tmp_path / 'x').exists()
+
+
+def test_unit_setting_takes_the_last_assignment():
+    assert protect.unit_setting(['[Service]\nOOMScoreAdjust=-900\n', '[Service]\nOOMScoreAdjust=100\n'],
+                                'OOMScoreAdjust') == '100'
+    assert protect.unit_setting(['[Service]\nOOMScoreAdjust=-900\n', '[Service]\nOOMScoreAdjust=\n'],
+                                'OOMScoreAdjust') is None
+    assert protect.unit_setting(['[Service]\nExecStart=/x\n'], 'OOMScoreAdjust') is None
+
+
+def test_only_processes_with_the_units_value_change():
+    processes = [(1, 'postgres', -900), (2, 'postgres', 0), (3, 'sshd', -1000)]
+    assert protect.processes_to_change(processes, -900, -500) == [(1, 'postgres', -900, -500)]
+    assert protect.processes_to_change(processes, -900, -900) == []
+
+
+def test_honoured_by_and_dropin_levels():
+    killers = {'lowmemorykiller', 'earlyoom'}
+    assert protect.honoured_by(protect.plan_unit('a.service', 'avoid', killers), killers) == [
+        'oom-killer', 'lowmemorykiller', 'earlyoom']
+    assert protect.honoured_by(protect.plan_unit('ssh.service', 'protect', set()), set()) == ['oom-killer']
+    text = protect.render_dropin(protect.plan_unit('a.service', 'prefer', set()))
+    assert protect.level_of_dropin(text) == 'prefer'
+    assert protect.level_of_dropin('[Service]\nOOMScoreAdjust=1\n') is None
