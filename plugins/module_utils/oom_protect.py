@@ -222,12 +222,12 @@ def unit_setting(texts, key):
     return value
 
 
-def processes_to_change(processes, old_value, new_value):
-    """[(pid, name, before, after)] for the unit's processes that still carry the unit's old value: they got it
-    from systemd. A process that set its own (OpenSSH's listener, PostgreSQL's backends) is left as it is."""
-    if old_value == new_value:
-        return []
-    return [(pid, name, adj, new_value) for pid, name, adj in processes if adj == old_value]
+def processes_to_change(processes, old_values, new_value):
+    """[(pid, name, before, after)] for the unit's processes that carry a value systemd gave them: the unit's
+    current one or its own (without this module's drop-in; a run interrupted before the processes were set
+    leaves them there). A process that set another value itself (OpenSSH's listener, PostgreSQL's backends)
+    is left as it is."""
+    return [(pid, name, adj, new_value) for pid, name, adj in processes if adj in old_values and adj != new_value]
 
 
 def honoured_by(plan, killers):

@@ -188,14 +188,14 @@ CGROUP_ROOTS = ('/sys/fs/cgroup', '/sys/fs/cgroup/systemd')
 LMK_PARAMETERS = '/sys/module/lowmemorykiller/parameters'
 
 KILLER_UNITS = {'systemd-oomd': 'systemd-oomd.service', 'earlyoom': 'earlyoom.service'}
-SHOW = 'Id,LoadState,ActiveState,ControlGroup,ExecStart,OOMScoreAdjust,FragmentPath,DropInPaths'
+SHOW = 'Id,LoadState,ActiveState,NeedDaemonReload,ControlGroup,ExecStart,OOMScoreAdjust,FragmentPath,DropInPaths'
 INTERPRETERS = ('python', 'perl', 'ruby', 'node', 'java', 'php', 'sh', 'bash', 'dash')
 NOT_APPLIED_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 GONE_ERRNOS = (errno.ENOENT, errno.ESRCH)
 
 Request = collections.namedtuple('Request', 'state levels allow_missing')
-Host = collections.namedtuple('Host', 'killers units processes dropins earlyoom')
-Plan = collections.namedtuple('Plan', 'units dropins processes earlyoom_text earlyoom_args')
+Host = collections.namedtuple('Host', 'killers units own processes dropins earlyoom')
+Plan = collections.namedtuple('Plan', 'units dropins reload processes earlyoom_text earlyoom_args')
 
 
 def dropin_path(unit):
@@ -251,10 +251,15 @@ def cgroup_processes(control_group):
     return sorted(processes)
 
 
+def systemctl(module, *args):
+    argv = [module.get_bin_path('systemctl', required=True)] + list(args)
+    return host.checked_command(module, argv)
+
+
 def show_units(module, units):
     if not units:
         return {}
-    return protect.parse_show(host.checked_command(module, ['systemctl', 'show', '-p', SHOW, '--'] + list(units)))
+    return protect.parse_show(systemctl(module, 'show', '-p', SHOW, '--', *units))
 
 
 def read_host(module, request):
@@ -272,10 +277,11 @@ def read_host(module, request):
     killers = ['oom-killer'] + (['lowmemorykiller'] if os.path.isdir(LMK_PARAMETERS) else [])
     killers += [name for name in ('systemd-oomd', 'earlyoom')
                 if units.get(KILLER_UNITS[name], {}).get('LoadState') == 'loaded']
-    processes = dict((unit, cgroup_processes(units[unit].get('ControlGroup'))) for unit in units
-                     if unit in wanted or unit in dropins)
+    touched = [unit for unit in units if (unit in wanted or unit in dropins) and units[unit].get('LoadState') == 'loaded']
+    own = dict((unit, own_value(module, units[unit])) for unit in touched)
+    processes = dict((unit, cgroup_processes(units[unit].get('ControlGroup'))) for unit in touched)
     earlyoom = host.copy_of(EARLYOOM_DEFAULTS) if 'earlyoom' in killers else None
-    return Host(killers, units, processes, dropins, earlyoom)
+    return Host(killers, units, own, processes, dropins, earlyoom)
 
 
 def own_value(module, info):
@@ -317,23 +323,20 @@ def plan_units(module, request, current):
     return units, dropins
 
 
-def expected_value(module, current, units, unit):
-    """OOMScoreAdjust= systemd will show for the unit once the drop-ins are as planned."""
-    if unit in units and units[unit].score_adjust is not None:
-        return units[unit].score_adjust
-    if unit in current.dropins:
-        return own_value(module, current.units[unit])
-    return int(current.units[unit]['OOMScoreAdjust'])
+def target_values(current, units):
+    """{unit: OOMScoreAdjust= systemd will show once the drop-ins are as planned} for the loaded units touched."""
+    values = {}
+    for unit in current.own:
+        planned = units[unit].score_adjust if unit in units else None
+        values[unit] = planned if planned is not None else current.own[unit]
+    return values
 
 
 def process_changes(current, values):
-    """[(unit, pid, name, before, after)] for the processes of units whose value changes to values[unit]."""
+    """[(unit, pid, name, before, after)] for the processes of units whose value becomes values[unit]."""
     changes = []
     for unit in sorted(values):
-        info = current.units.get(unit, {})
-        if info.get('LoadState') != 'loaded' or not info.get('OOMScoreAdjust'):
-            continue
-        old = int(info['OOMScoreAdjust'])
+        old = set([int(current.units[unit]['OOMScoreAdjust']), current.own[unit]])
         changes.extend((unit,) + change for change in
                        protect.processes_to_change(current.processes.get(unit, []), old, values[unit]))
     return changes
@@ -364,11 +367,11 @@ def plan_earlyoom(module, current, units):
 
 def plan(module, request, current):
     units, dropins = plan_units(module, request, current)
-    touched = [unit for unit in sorted(set(units) | set(current.dropins)) if unit in current.units]
-    values = dict((unit, expected_value(module, current, units, unit)) for unit in touched
-                  if current.units[unit].get('LoadState') == 'loaded')
+    # A run interrupted between writing a drop-in and daemon-reload leaves systemd asking for the reload.
+    reload = bool(dropins) or any(current.units[unit].get('NeedDaemonReload') == 'yes' for unit in current.own)
     earlyoom_text, earlyoom_args = plan_earlyoom(module, current, units)
-    return Plan(units, dropins, process_changes(current, values), earlyoom_text, earlyoom_args)
+    return Plan(units, dropins, reload, process_changes(current, target_values(current, units)), earlyoom_text,
+                earlyoom_args)
 
 
 def write_adj(pid, value):
@@ -403,7 +406,7 @@ def restore_adj(pid, value):
 
 
 def write_dropins(module, changes, dropins):
-    changes.did(lambda: host.checked_command(module, ['systemctl', 'daemon-reload']))
+    changes.did(lambda: systemctl(module, 'daemon-reload'))
     for unit, (_old, new) in sorted(dropins.items()):
         path = dropin_path(unit)
         if new is not None:
@@ -414,7 +417,7 @@ def write_dropins(module, changes, dropins):
         if not os.listdir(directory):
             os.rmdir(directory)
             changes.did(lambda directory=directory: os.mkdir(directory, 0o755))
-    host.checked_command(module, ['systemctl', 'daemon-reload'])
+    systemctl(module, 'daemon-reload')
 
 
 def apply(module, changes, current, the_plan):
@@ -422,24 +425,23 @@ def apply(module, changes, current, the_plan):
     (processes written, processes not applied, services restarted, {unit: value systemd shows})."""
     shown = {}
     planned = the_plan.processes
-    if the_plan.dropins:
+    if the_plan.reload:
         write_dropins(module, changes, the_plan.dropins)
-        reloaded = show_units(module, [unit for unit in the_plan.dropins if unit in current.units])
+        reloaded = show_units(module, sorted(current.own))
         shown = dict((unit, int(info['OOMScoreAdjust'])) for unit, info in reloaded.items()
                      if info.get('LoadState') == 'loaded' and info.get('OOMScoreAdjust'))
-        values = dict((change[0], change[4]) for change in planned)
+        values = target_values(current, the_plan.units)
         values.update(shown)
         planned = process_changes(current, values)
     written, not_applied = set_processes(changes, planned)
     restarted = []
     if the_plan.earlyoom_text is not None:
         running = current.units[KILLER_UNITS['earlyoom']].get('ActiveState') in ('active', 'activating')
-        restart = ['systemctl', 'try-restart', KILLER_UNITS['earlyoom']]
         if running:
-            changes.did(lambda: host.checked_command(module, restart))
+            changes.did(lambda: systemctl(module, 'try-restart', KILLER_UNITS['earlyoom']))
         changes.write_file(EARLYOOM_DEFAULTS, the_plan.earlyoom_text, mode=None)
         if running:
-            host.checked_command(module, restart)
+            systemctl(module, 'try-restart', KILLER_UNITS['earlyoom'])
             restarted.append(KILLER_UNITS['earlyoom'])
     return written, not_applied, restarted, shown
 
@@ -478,7 +480,7 @@ def warnings(module, current, the_plan, shown, not_applied):
 
 def report(module, current, the_plan, processes, restarted, shown):
     result = dict(
-        changed=bool(the_plan.dropins or processes or the_plan.earlyoom_text is not None),
+        changed=bool(the_plan.reload or processes or the_plan.earlyoom_text is not None),
         killers=current.killers, services=describe_services(current, the_plan, shown),
         processes=[dict(unit=unit, pid=pid, name=name, before=before, after=after)
                    for unit, pid, name, before, after in processes],
@@ -521,7 +523,7 @@ def main():
         the_plan = plan(module, request, current)
         processes, not_applied, restarted, shown = the_plan.processes, [], [], {}
         if not module.check_mode:
-            seen = report(module, current, the_plan._replace(dropins={}, earlyoom_text=None), [], [], {})
+            seen = report(module, current, the_plan._replace(dropins={}, reload=False, earlyoom_text=None), [], [], {})
             with host.Changes(module, seen, undone='Every file, process and service was put back as it was.',
                               incomplete='Could not undo everything: %s.') as changes:
                 processes, not_applied, restarted, shown = apply(module, changes, current, the_plan)

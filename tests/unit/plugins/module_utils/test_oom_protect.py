@@ -162,8 +162,10 @@ def test_unit_setting_takes_the_last_assignment():
 
 def test_only_processes_with_the_units_value_change():
     processes = [(1, 'postgres', -900), (2, 'postgres', 0), (3, 'sshd', -1000)]
-    assert protect.processes_to_change(processes, -900, -500) == [(1, 'postgres', -900, -500)]
-    assert protect.processes_to_change(processes, -900, -900) == []
+    assert protect.processes_to_change(processes, {-900}, -500) == [(1, 'postgres', -900, -500)]
+    assert protect.processes_to_change(processes, {-900, 0}, -500) == [(1, 'postgres', -900, -500),
+                                                                       (2, 'postgres', 0, -500)]
+    assert protect.processes_to_change(processes, {-900}, -900) == []
 
 
 def test_honoured_by_and_dropin_levels():

@@ -130,6 +130,7 @@ def fake(tmp_path, monkeypatch):
             write(os.path.join(root, 'proc', str(pid), 'oom_score_adj'), '%d\n' % adj)
     systemd = FakeSystemd(root, list(UNITS))
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda self, argv, **kw: systemd.run_command(argv, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', lambda self, name, required=False: '/usr/bin/' + name)
     systemd.etc = os.path.join(root, 'etc')
     return systemd
 
@@ -226,7 +227,7 @@ def test_a_failure_part_way_puts_back_files_and_processes(fake, monkeypatch):
     fake.fail['try-restart'] = 'Job for earlyoom.service failed'
     result = run(monkeypatch, services=SERVICES)
     assert result['failed']
-    assert result['msg'].startswith('systemctl try-restart earlyoom.service failed (rc=1): Job for earlyoom')
+    assert result['msg'].startswith('/usr/bin/systemctl try-restart earlyoom.service failed (rc=1): Job for earlyoom')
     assert 'Could not undo everything' in result['msg']  # the undo's own restart fails too
     assert tree(fake.root) == before
     assert [adj(fake, pid) for pid in (812, 901)] == [-900, 500]
@@ -310,3 +311,17 @@ def test_no_systemd_is_refused_by_name(fake, monkeypatch):
     assert result['failed'] and result['msg'].startswith('oom_protect needs systemd as init')
     assert tree(fake.root) == before and fake.calls == []
     assert run(monkeypatch, state='absent')['changed'] is False
+
+
+def test_a_run_interrupted_before_the_reload_is_completed_by_the_next(fake, monkeypatch):
+    """The drop-in is on disk, systemd has not loaded it and the process has its old value."""
+    write(dropin('my-batch.service'), protect.render_dropin(protect.plan_unit('my-batch.service', 'prefer', set())))
+    original_show = fake.show
+    fake.show = lambda unit: original_show(unit) + ('NeedDaemonReload=yes\n' if 'daemon-reload' not in fake.verbs()
+                                                    else 'NeedDaemonReload=no\n')
+    result = run(monkeypatch, services={'my-batch': 'prefer'})
+    assert result['changed'] and 'daemon-reload' in fake.verbs()
+    assert adj(fake, 901) == 500
+    calls = len(fake.calls)
+    assert run(monkeypatch, services={'my-batch': 'prefer'})['changed'] is False
+    assert fake.verbs()[calls:] == ['show']
