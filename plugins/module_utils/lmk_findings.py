@@ -14,6 +14,7 @@ import re
 import shlex
 
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
+from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -285,8 +286,8 @@ def assess(facts):
     """Findings [{severity, code, message}] for a host, warnings first.
 
     facts: {present, path, params, thresholds, disabled, memory, killers, persist, kills, page_size,
-    init_oom_score_adj, original_params (original_params'), unreadable}, as the module returns them
-    (missing keys mean unknown).
+    init_oom_score_adj, original_params (original_params'), unreadable, protection, processes (host.Process
+    tuples)}, as the module returns them (missing keys mean unknown).
     """
     findings = []
     memory = facts.get('memory') or {}
@@ -319,6 +320,7 @@ def assess(facts):
             'Several memory killers are active (%s): each acts on its own thresholds, and whichever is '
             'reached first kills.' % ', '.join(active))))
 
+    findings.extend(protection.findings(facts))
     findings.extend(_kill_findings(facts))
     unreadable = facts.get('unreadable') or []
     if unreadable:

@@ -15,6 +15,9 @@ description:
     memory killers installed or running (Android C(lmkd), earlyoom, systemd-oomd, nohang), how the thresholds
     are set at boot, risky set-ups (C(findings)) and the memory-pressure kills found in the logs, with the
     threshold that allowed each lowmemorykiller kill.
+  - Reports how each service that M(lowmem.hardening.oom_protect) protects stands against each memory killer on
+    the host (C(protection)), from its drop-in and its running processes; login sessions that run at
+    C(oom_score_adj) -1000 (the sshd trap) are a finding.
   - Recognises the kill records of lowmemorykiller (2.6 to 4.x and vendor kernels), the kernel OOM killer and
     memory cgroup OOMs (2.6 to 6.x), earlyoom, systemd-oomd, Android lmkd and nohang, behind syslog, journal,
     C(dmesg), C(dmesg -T), kmsg, logcat and quoted e-mail prefixes.
@@ -39,6 +42,8 @@ notes:
     reported once.
   - The kernel's C([uptime]) stamps are turned into dates with the boot time for the running kernel's ring buffer
     only; kills whose date cannot be known are left out when O(since) is given, and counted in C(logs).
+  - The processes are read from C(/proc) in one pass (C(stat), C(oom_score_adj) and C(cgroup) of each), and a
+    process's unit is taken from its cgroup; C(systemctl) is not run.
   - Target Python 3.6 or newer.
 options:
   path:
@@ -94,6 +99,10 @@ EXAMPLES = r'''
     log_files:
       - /srv/incident/kern.log
       - /srv/incident/kern.log.2.gz
+
+- name: How each protected service stands against each memory killer
+  ansible.builtin.debug:
+    msg: "{{ lmk.lowmemorykiller.protection | items2dict(key_name='unit', value_name='killers') }}"
 
 # Ad hoc: ansible all -m lowmem.hardening.lowmemorykiller_info
 '''
@@ -202,6 +211,15 @@ lowmemorykiller:
           V(lmkd_overwrites), V(persist_missing), V(persist_out_of_sync), V(no_swap), V(several_killers),
           V(kills_found), V(lmk_absent), V(lmk_disabled), V(earlyoom_running), V(systemd_oomd_running),
           V(nohang_running), V(lmkd_running), V(unreadable).
+        - V(sshd_trap) (a warning) names the login-session processes running at C(oom_score_adj) -1000, where
+          they run and the service that started them. A login-session process is an interactive shell on a
+          terminal, a process in a logind C(session-N.scope), or one started from an sshd session.
+          C(OOMScoreAdjust=-1000) on C(ssh.service) leaks into every session; the fix is to remove it, since
+          OpenSSH protects its listener itself.
+        - V(lmk_reaches_protected) (a warning) names each service of C(protection) at level V(protect) or V(avoid)
+          that a row of the lowmemorykiller table reaches, with its C(oom_score_adj) and that row.
+        - V(oomd_no_swap) (info) says that systemd-oomd runs on a host without swap, so it acts only on the memory
+          pressure of cgroups, never on swap use.
       type: list
       elements: dict
       sample: [{severity: warning, code: lmk_kills_before_swap, message: "lowmemorykiller starts killing when free
@@ -248,6 +266,49 @@ lowmemorykiller:
       type: list
       elements: dict
       sample: [{source: dmesg, error: "dmesg: read kernel buffer failed: Operation not permitted"}]
+    protection:
+      description:
+        - One entry for each service that has a drop-in of M(lowmem.hardening.oom_protect)
+          (C(/etc/systemd/system/UNIT.d/lowmem-protect.conf) with its header), sorted by unit.
+        - C(killers) holds an entry for each memory killer present that M(lowmem.hardening.oom_protect) writes for,
+          each with C(effect), what that killer does with the service, and C(value), what it reads for it.
+        - C(effect) is V(protect) (never chosen while anything else can be), V(avoid) (chosen late), V(none) (like
+          any other process), V(prefer) (chosen first), or null when no process of the service runs. A service is
+          as protected as its most exposed process.
+      type: list
+      elements: dict
+      contains:
+        unit:
+          description: The systemd unit.
+          type: str
+          sample: postgresql@15-main.service
+        level:
+          description: The level the drop-in records, V(protect), V(avoid) or V(prefer).
+          type: str
+          sample: avoid
+        processes:
+          description: The service's running processes (by their cgroup), each with C(pid), C(name) (its comm) and
+            C(oom_score_adj).
+          type: list
+          elements: dict
+          sample: [{pid: 812, name: postgres, oom_score_adj: -500}]
+        killers:
+          description:
+            - V(oom-killer), always there; C(value) is the highest C(oom_score_adj) of the service's processes
+              (-1000 means V(protect)).
+            - V(lowmemorykiller), where the driver exists; C(value) as for V(oom-killer), and C(threshold), the row
+              of C(thresholds) that first makes the service a candidate (the highest minfree whose adj is at most
+              C(value)), or null when no row reaches it (then V(protect)).
+            - V(systemd-oomd), where it is installed or running; C(value) is C(ManagedOOMPreference=) as the drop-in
+              sets it (V(omit) means V(protect), V(avoid) V(avoid)), for the service's whole cgroup.
+            - V(earlyoom), where it is installed or running; C(value) is the C(--avoid) or C(--prefer) expression of
+              the running earlyoom (else of C(EARLYOOM_ARGS)) that matches the names of the service's processes,
+              as C(--avoid REGEX), or null when none does.
+          type: dict
+          sample: {oom-killer: {effect: avoid, value: -500},
+                   lowmemorykiller: {effect: protect, value: -500, threshold: null},
+                   systemd-oomd: {effect: avoid, value: avoid},
+                   earlyoom: {effect: avoid, value: "--avoid ^(postgres)$"}}
     page_size:
       description: The host's page size in bytes, used to turn lowmemorykiller's sizes into kB.
       type: int
@@ -269,6 +330,8 @@ from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
+from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect
+from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
 
 PROC_STAT = '/proc/stat'
 CMDLINE = '/proc/cmdline'
@@ -281,6 +344,8 @@ BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
 EARLYOOM_DEFAULTS = ('/etc/default/earlyoom', '/etc/sysconfig/earlyoom')
 OOMD_CONF = '/etc/systemd/oomd.conf'
 OOMD_DROPIN_DIRS = ('/usr/lib/systemd/oomd.conf.d', '/run/systemd/oomd.conf.d', '/etc/systemd/oomd.conf.d')
+# Where lowmem.hardening.oom_protect writes its drop-ins (UNIT.d/lowmem-protect.conf).
+UNIT_DIRECTORY = '/etc/systemd/system'
 NOHANG_CONFS = ('/etc/nohang/nohang.conf', '/etc/nohang/nohang-desktop.conf', '/usr/local/etc/nohang/nohang.conf')
 KILLER_BINARIES = {
     'lmkd': ('/system/bin/lmkd', '/usr/bin/lmkd'),
@@ -316,6 +381,7 @@ class LowMemoryKillerInfo(object):
         self.module = module
         self.params = module.params
         self.unreadable = []
+        self.killer_args = {}  # {name: argv} of the running killers, from read_killers
 
     def note(self, source, error):
         self.unreadable.append({'source': source, 'error': error})
@@ -376,6 +442,7 @@ class LowMemoryKillerInfo(object):
             if not installed and not running:
                 continue
             argv = running[0][1][1:] if running else []
+            self.killer_args[name] = argv
             thresholds, config = self.killer_thresholds(name, argv, bool(running))
             killers.append({'name': name, 'installed': installed, 'running': bool(running),
                             'pids': [pid for pid, _argv in running], 'thresholds': thresholds, 'config': config})
@@ -414,6 +481,43 @@ class LowMemoryKillerInfo(object):
             for path in glob.glob(os.path.join(directory, '*' + suffix)):
                 chosen[os.path.basename(path)] = path
         return [chosen[name] for name in sorted(chosen)]
+
+    # -- protected services --------------------------------------------------
+
+    def read_processes(self):
+        try:
+            return host.read_processes()
+        except OSError as exc:
+            if not any(u['source'] == host.PROC for u in self.unreadable):  # read_killers may have said so
+                self.note(host.PROC, to_native(exc.strerror or exc))
+            return []
+
+    def read_dropins(self):
+        """{unit: text} of the files named like oom_protect's drop-ins; systemctl is not asked, to stay cheap."""
+        found = {}
+        for path in sorted(glob.glob(os.path.join(UNIT_DIRECTORY, '*.service.d', oom_protect.DROPIN_NAME))):
+            text = self.read_text(path)
+            if text is not None:
+                found[os.path.basename(os.path.dirname(path))[:-len('.d')]] = text
+        return found
+
+    def earlyoom_args(self, killers):
+        """The running earlyoom's arguments, else those its service would be started with."""
+        if any(k['name'] == 'earlyoom' and k['running'] for k in killers):
+            return self.killer_args.get('earlyoom', [])
+        for path in EARLYOOM_DEFAULTS:
+            text = self.read_text(path)
+            if text is not None:
+                return oom_protect.read_earlyoom_defaults(text)[0]
+        return []
+
+    def read_protection(self, facts, processes):
+        dropins = self.read_dropins()
+        if not dropins:
+            return []
+        killers = protection.present_killers(facts['present'], facts['killers'])
+        args = self.earlyoom_args(facts['killers']) if 'earlyoom' in killers else []
+        return protection.protection(dropins, processes, killers, facts['thresholds'], args)
 
     # -- boot-time values ------------------------------------------------------
 
@@ -621,6 +725,8 @@ class LowMemoryKillerInfo(object):
             'memory': memory,
             'killers': self.read_killers(),
         }
+        processes = self.read_processes()
+        facts['protection'] = self.read_protection(facts, processes)
         kills, logs = self.read_kills(sources, cutoff, page_size)
         returned = kills[len(kills) - p['max_kills']:] if p['max_kills'] else []
         # Read only when a kill needs it: the file is root's, and other runs need not say it was unreadable.
@@ -629,8 +735,9 @@ class LowMemoryKillerInfo(object):
         facts.update(kills=returned, logs=logs, unreadable=self.unreadable, page_size=page_size,
                      kill_thresholds=[findings.kill_threshold(k, current, original, page_size, mem_total)
                                       for k in returned])
-        facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, init_oom_score_adj=(
-            self.read_int(os.path.join(host.PROC, '1', 'oom_score_adj')))))
+        init_adj = self.read_int(os.path.join(host.PROC, '1', 'oom_score_adj'))
+        facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, processes=processes,
+                                                 init_oom_score_adj=init_adj))
         self.module.exit_json(changed=False, lowmemorykiller=facts)
 
 

@@ -81,6 +81,7 @@ class Host(object):
             'OOMD_DROPIN_DIRS': (self.path('etc/systemd/oomd.conf.d'),),
             'NOHANG_CONFS': (self.path('etc/nohang/nohang.conf'),),
             'KILLER_BINARIES': dict((name, (self.path('bin', name),)) for name in module.KILLER_BINARIES),
+            'UNIT_DIRECTORY': self.path('etc/systemd/system'),
         }
         for name, value in patches.items():
             monkeypatch.setattr(module, name, value)
@@ -105,6 +106,17 @@ class Host(object):
     def process(self, pid, comm, argv):
         write(os.path.join(self.proc, str(pid), 'comm'), comm + '\n')
         write(os.path.join(self.proc, str(pid), 'cmdline'), '\0'.join(argv) + '\0')
+
+    def task(self, pid, comm, adj, cgroup_path, ppid=1, tty=0, argv=None):
+        """A process as host.read_processes sees it: stat, oom_score_adj, cgroup (v2), and comm and cmdline."""
+        self.process(pid, comm, argv or [comm])
+        directory = os.path.join(self.proc, str(pid))
+        write(os.path.join(directory, 'stat'), '%d (%s) S %d %d %d %d -1 0 0 0\n' % (pid, comm, ppid, pid, pid, tty))
+        write(os.path.join(directory, 'oom_score_adj'), '%d\n' % adj)
+        write(os.path.join(directory, 'cgroup'), '0::%s\n' % cgroup_path)
+
+    def dropin(self, unit, text):
+        return write(self.path('etc/systemd/system', unit + '.d', 'lowmem-protect.conf'), text)
 
     def rotated_kern_logs(self):
         with gzip.open(self.logs['kern.log'] + '.2.gz', 'wt') as f:
@@ -469,3 +481,105 @@ def test_the_saved_values_are_read_only_when_a_kill_needs_them(host):
     assert not result.get('failed'), result
     assert [u['source'] for u in result['lowmemorykiller']['unreadable']] == [host_layer.STATE_FILE]
     assert result['lowmemorykiller']['kill_thresholds'][0]['table'] == 'current'
+
+
+# ---------------------------------------------------------------------------
+# Services protected by lowmem.hardening.oom_protect, and the sshd trap
+
+AVOID_DROPIN = ('# Managed by lowmem.hardening.oom_protect: avoid. Local changes are overwritten.\n[Service]\n'
+                'OOMScoreAdjust=-500\nManagedOOMPreference=avoid\n')
+PREFER_DROPIN = ('# Managed by lowmem.hardening.oom_protect: prefer. Local changes are overwritten.\n[Service]\n'
+                 'OOMScoreAdjust=500\n')
+
+
+def debian_12(host, session_adj=0):
+    """systemd, the OpenSSH listener at -1000 by its own doing, one ssh login, postgres at -500."""
+    host.task(1, 'systemd', 0, '/init.scope', ppid=0)
+    host.task(840, 'sshd', -1000, '/system.slice/ssh.service')
+    scope = '/user.slice/user-1000.slice/session-3.scope'
+    host.task(2000, 'sshd', session_adj, scope, ppid=840)
+    host.task(2010, 'sshd', session_adj, scope, ppid=2000)
+    host.task(2011, 'bash', session_adj, scope, ppid=2010, tty=34816)
+    host.task(812, 'postgres', -500, '/system.slice/postgresql@15-main.service')
+    host.task(813, 'postgres', -500, '/system.slice/postgresql@15-main.service/backends', ppid=812)
+
+
+def test_protection_of_each_service_against_each_killer(host):
+    debian_12(host)
+    host.dropin('postgresql@15-main.service', AVOID_DROPIN)
+    host.dropin('batch.service', PREFER_DROPIN)  # not running
+    host.dropin('other.service', '[Service]\nOOMScoreAdjust=-1000\n')  # someone else's file of that name
+    host.task(700, 'earlyoom', 0, '/system.slice/earlyoom.service',
+              argv=['/usr/bin/earlyoom', '-r', '3600', '--avoid', '^(postgres)$'])
+    write(host.path('bin/systemd-oomd'), '')
+    result = host.run()
+    assert not result.get('failed'), result
+    protection = result['lowmemorykiller']['protection']
+    assert [entry['unit'] for entry in protection] == ['batch.service', 'postgresql@15-main.service']
+    assert protection[0]['processes'] == [] and protection[0]['level'] == 'prefer'
+    assert protection[0]['killers']['systemd-oomd'] == {'effect': 'none', 'value': None}
+    assert protection[0]['killers']['oom-killer'] == {'effect': None, 'value': None}
+    assert protection[1] == {
+        'unit': 'postgresql@15-main.service', 'level': 'avoid',
+        'processes': [{'pid': 812, 'name': 'postgres', 'oom_score_adj': -500},
+                      {'pid': 813, 'name': 'postgres', 'oom_score_adj': -500}],
+        'killers': {
+            'oom-killer': {'effect': 'avoid', 'value': -500},
+            'lowmemorykiller': {'effect': 'protect', 'value': -500, 'threshold': None},  # lowest adj 0
+            'systemd-oomd': {'effect': 'avoid', 'value': 'avoid'},
+            'earlyoom': {'effect': 'avoid', 'value': '--avoid ^(postgres)$'},
+        }}
+    assert not set(codes(result)) & {'sshd_trap', 'lmk_reaches_protected', 'oomd_no_swap'}
+
+
+def test_earlyoom_not_running_is_read_from_its_defaults(host):
+    debian_12(host)
+    host.dropin('postgresql@15-main.service', AVOID_DROPIN)
+    write(host.path('bin/earlyoom'), '')
+    write(host.path('etc/default/earlyoom'), '# lowmem.hardening.oom_protect wrote: --prefer ^(postgres)$\n'
+                                             'EARLYOOM_ARGS="-r 3600 --prefer ^(postgres)$"\n')
+    killers = host.run(path=host.path('missing'))['lowmemorykiller']['protection'][0]['killers']
+    assert sorted(killers) == ['earlyoom', 'oom-killer']
+    assert killers['earlyoom'] == {'effect': 'prefer', 'value': '--prefer ^(postgres)$'}
+
+
+def test_no_protection_without_dropins(host):
+    debian_12(host)
+    assert host.run()['lowmemorykiller']['protection'] == []
+
+
+def test_the_sshd_trap_on_a_host(host):
+    debian_12(host, session_adj=-1000)
+    message = finding(host.run(), 'sshd_trap')['message']
+    assert message.startswith('Login sessions run at oom_score_adj -1000: sshd (pid 2000), sshd (pid 2010), '
+                              'bash (pid 2011) in session-3.scope. ')
+    assert '(ssh.service) leaks into them' in message
+
+
+def test_no_trap_when_sessions_are_killable(host):
+    debian_12(host, session_adj=0)
+    assert 'sshd_trap' not in codes(host.run())
+
+
+def test_lowmemorykiller_reaching_a_protected_service(host):
+    debian_12(host)
+    host.dropin('postgresql@15-main.service', AVOID_DROPIN)
+    write(os.path.join(host.params, 'adj'), '-900,0,6,12\n')
+    result = host.run()
+    lmk = result['lowmemorykiller']['protection'][0]['killers']['lowmemorykiller']
+    assert (lmk['effect'], lmk['value'], lmk['threshold']['adj'], lmk['threshold']['minfree_pages']) == (
+        'avoid', -500, -900, 1536)
+    assert ('postgresql@15-main.service (level avoid, oom_score_adj -500) from the row minfree 1536 pages (6 MiB) '
+            'for adj >= -900') in finding(result, 'lmk_reaches_protected')['message']
+
+
+def test_systemd_oomd_without_swap(host):
+    host.meminfo(2048 * MIB, swap=0, swap_free=0)
+    host.swaps([])
+    host.task(845, 'systemd-oomd', 0, '/system.slice/systemd-oomd.service')
+    result = host.run(path=host.path('missing'))
+    assert finding(result, 'oomd_no_swap')['message'].startswith(
+        'systemd-oomd is running (pid 845) but no swap is active: its SwapUsedLimit=90% never triggers')
+    host.swaps([('/swapfile', 'file', 1048572, 0, -2)])
+    host.meminfo(2048 * MIB, swap=1024 * MIB, swap_free=1024 * MIB)
+    assert 'oomd_no_swap' not in codes(host.run(path=host.path('missing')))
