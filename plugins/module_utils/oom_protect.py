@@ -98,14 +98,15 @@ def plan_unit(unit, level, killers):
 
 
 def render_dropin(plan):
-    """The drop-in for one unit (/etc/systemd/system/UNIT.d/NAME.conf), or None when it needs none."""
+    """The drop-in for one unit (/etc/systemd/system/UNIT.d/NAME.conf). ssh's says why it sets no
+    OOMScoreAdjust=; it is written all the same, so that the protection can be found on the host."""
     lines = []
     if plan.score_adjust is not None:
         lines.append('OOMScoreAdjust=%d' % plan.score_adjust)
+    elif plan.unit in SELF_PROTECTING:
+        lines.append('# No OOMScoreAdjust=: every login session would inherit it. OpenSSH keeps its listener at -1000.')
     if plan.oomd_preference is not None:
         lines.append('ManagedOOMPreference=%s' % plan.oomd_preference)
-    if not lines:
-        return None
     return ('%s: %s. Local changes are overwritten.\n[Service]\n%s\n'
             % (DROPIN_HEADER, plan.level, '\n'.join(lines)))
 

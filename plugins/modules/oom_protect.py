@@ -29,8 +29,8 @@ description:
   - "The sshd trap is avoided by design: the kernel gives every child its parent's C(oom_score_adj), so
     C(OOMScoreAdjust=-1000) on C(ssh.service) would make every login session and everything users run from it
     unkillable. OpenSSH on Linux keeps its listener at -1000 by itself and gives each session the value it
-    started with, so for V(ssh) and V(sshd) the module writes no C(OOMScoreAdjust=) at all, and only V(protect)
-    is accepted. Units whose children are users' sessions or jobs (cron, atd, getty, user@) are refused."
+    started with, so for V(ssh) and V(sshd) the module writes no C(OOMScoreAdjust=) at all (their drop-in says
+    why), and only V(protect) is accepted. Units whose children are users' sessions or jobs (cron, atd, getty, user@) are refused."
   - A level that a killer on the host cannot honour is refused, naming the killer. A service that is not
     installed is refused unless O(allow_missing=true).
 author:
@@ -125,7 +125,7 @@ services:
       type: bool
       sample: true
     dropin:
-      description: The drop-in written for it, or null where none is needed (V(ssh) without systemd-oomd).
+      description: The drop-in written for it. For V(ssh) and V(sshd) it holds no C(OOMScoreAdjust=), only why.
       type: str
       sample: /etc/systemd/system/postgresql@15-main.service.d/lowmem-protect.conf
     oom_score_adjust:
@@ -456,7 +456,7 @@ def describe_services(current, the_plan, shown):
             value = unit_plan.score_adjust if unit_plan.score_adjust is not None else int(info['OOMScoreAdjust'])
         described.append(dict(
             unit=unit, level=unit_plan.level, installed=installed,
-            dropin=dropin_path(unit) if protect.render_dropin(unit_plan) else None,
+            dropin=dropin_path(unit),
             oom_score_adjust=value, managed_oom_preference=unit_plan.oomd_preference, earlyoom=unit_plan.earlyoom,
             process_name=protect.process_name(unit, info.get('ExecStart')),
             honoured_by=protect.honoured_by(unit_plan, current.killers)))

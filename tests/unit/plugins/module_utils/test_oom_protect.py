@@ -57,8 +57,9 @@ def test_the_sshd_trap_is_avoided_by_design():
     """ssh is protected by OpenSSH itself: nothing a session could inherit is written."""
     plan = protect.plan_unit('ssh.service', 'protect', {'systemd-oomd', 'earlyoom'})
     assert plan.score_adjust is None and plan.oomd_preference == 'omit' and plan.earlyoom == '--avoid'
-    assert 'OOMScoreAdjust' not in protect.render_dropin(plan)
-    assert protect.render_dropin(protect.plan_unit('ssh.service', 'protect', set())) is None
+    assert protect.unit_setting([protect.render_dropin(plan)], 'OOMScoreAdjust') is None
+    text = protect.render_dropin(protect.plan_unit('ssh.service', 'protect', set()))
+    assert protect.level_of_dropin(text) == 'protect' and protect.unit_setting([text], 'OOMScoreAdjust') is None
     for level in ('avoid', 'prefer'):
         with pytest.raises(protect.ProtectError, match='^services.ssh.service: only protect is possible'):
             protect.plan_unit('ssh.service', level, set())

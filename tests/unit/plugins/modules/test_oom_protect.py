@@ -158,8 +158,9 @@ def test_protects_each_service_from_each_killer(fake, monkeypatch):
     assert read(dropin('my-batch.service')).endswith('[Service]\nOOMScoreAdjust=500\n')
     st = os.stat(dropin('my-batch.service'))
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o644, 0, 0)
-    # ssh: nothing a session could inherit, so no drop-in at all without systemd-oomd
-    assert not os.path.exists(os.path.dirname(dropin('ssh.service')))
+    # ssh: nothing a session could inherit; the drop-in only says why
+    assert read(dropin('ssh.service')).endswith('[Service]\n# No OOMScoreAdjust=: every login session would inherit '
+                                                'it. OpenSSH keeps its listener at -1000.\n')
     # the processes that carried the unit's value get the new one; a backend that reset its own keeps it
     assert [adj(fake, pid) for pid in (812, 830, 901, 500, 1200, 1201)] == [-500, 0, 500, -1000, 0, 0]
     assert result['processes'] == [
@@ -174,7 +175,7 @@ def test_protects_each_service_from_each_killer(fake, monkeypatch):
     assert fake.verbs() == ['show', 'daemon-reload', 'show', 'try-restart']
     services = dict((entry['unit'], entry) for entry in result['services'])
     assert services['postgresql@15-main.service']['honoured_by'] == ['oom-killer', 'lowmemorykiller', 'earlyoom']
-    assert services['ssh.service']['dropin'] is None and services['ssh.service']['oom_score_adjust'] == 0
+    assert services['ssh.service']['oom_score_adjust'] == 0
     assert services['my-batch.service']['oom_score_adjust'] == 500
 
 
@@ -196,9 +197,9 @@ def test_check_mode_predicts_the_run_and_writes_nothing(fake, monkeypatch):
         assert predicted[key] == real[key], key
     assert predicted['restarted'] == [] and real['restarted'] == ['earlyoom.service']
     headers = [entry['after_header'] for entry in real['diff']]
-    assert headers == [dropin('my-batch.service'), dropin('postgresql@15-main.service'), module.EARLYOOM_DEFAULTS,
-                       'oom_score_adj (runtime)']
-    assert real['diff'][3]['before'] == ('901 batchjob (my-batch.service): 0\n'
+    assert headers == [dropin('my-batch.service'), dropin('postgresql@15-main.service'), dropin('ssh.service'),
+                       module.EARLYOOM_DEFAULTS, 'oom_score_adj (runtime)']
+    assert real['diff'][4]['before'] == ('901 batchjob (my-batch.service): 0\n'
                                          '812 postgres (postgresql@15-main.service): -900\n')
 
 
@@ -280,7 +281,7 @@ def test_systemd_oomd_gets_its_preference_and_refuses_prefer(fake, monkeypatch):
     result = run(monkeypatch, services={'my-batch': 'prefer'})
     assert result['failed'] and 'systemd-oomd cannot honour prefer' in result['msg']
     result = run(monkeypatch, services={'ssh': 'protect', 'postgresql@15-main': 'avoid'})
-    assert read(dropin('ssh.service')).endswith('[Service]\nManagedOOMPreference=omit\n')
+    assert read(dropin('ssh.service')).endswith('at -1000.\nManagedOOMPreference=omit\n')
     assert read(dropin('postgresql@15-main.service')).endswith('OOMScoreAdjust=-500\nManagedOOMPreference=avoid\n')
     assert result['killers'] == ['oom-killer', 'lowmemorykiller', 'systemd-oomd', 'earlyoom']
 
