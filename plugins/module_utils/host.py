@@ -197,6 +197,14 @@ def _unit_of_cgroup(data):
     return None
 
 
+def has_capability(number):
+    """Whether this process holds capability `number` (linux/capability.h) in its effective set."""
+    for line in read_bytes(os.path.join(PROC, 'self', 'status')).splitlines():
+        if line.startswith(b'CapEff:'):
+            return bool(int(line.split()[1], 16) >> number & 1)
+    return False
+
+
 def copy_of(path):
     """FileCopy of a regular file (content, mode, owner), or None when nothing is there."""
     b_path = to_bytes(path, errors='surrogate_or_strict')

@@ -156,6 +156,14 @@ processes:
   type: list
   elements: dict
   sample: [{pid: 812, name: postgres, unit: postgresql@15-main.service, before: -900, after: -500}]
+not_applied:
+  description: The processes whose C(oom_score_adj) should be lowered but cannot be, because the host does not give
+    C(CAP_SYS_RESOURCE) (an unprivileged container); same keys as RV(processes). systemd cannot lower them
+    either there. The drop-ins are written all the same.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
 earlyoom_args:
   description: C(EARLYOOM_ARGS) after the run, or null where earlyoom is not installed.
   returned: always
@@ -184,18 +192,18 @@ from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protec
 SYSTEMD_RUNTIME = '/run/systemd/system'
 UNIT_DIRECTORY = '/etc/systemd/system'
 EARLYOOM_DEFAULTS = '/etc/default/earlyoom'
-CGROUP_ROOTS = ('/sys/fs/cgroup', '/sys/fs/cgroup/systemd')
 LMK_PARAMETERS = '/sys/module/lowmemorykiller/parameters'
 
 KILLER_UNITS = {'systemd-oomd': 'systemd-oomd.service', 'earlyoom': 'earlyoom.service'}
 SHOW = 'Id,LoadState,ActiveState,NeedDaemonReload,ControlGroup,ExecStart,OOMScoreAdjust,FragmentPath,DropInPaths'
 INTERPRETERS = ('python', 'perl', 'ruby', 'node', 'java', 'php', 'sh', 'bash', 'dash')
 NOT_APPLIED_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+CAP_SYS_RESOURCE = 24  # needed to lower an oom_score_adj; unprivileged containers lack it
 GONE_ERRNOS = (errno.ENOENT, errno.ESRCH)
 
 Request = collections.namedtuple('Request', 'state levels allow_missing')
-Host = collections.namedtuple('Host', 'killers units own processes dropins earlyoom')
-Plan = collections.namedtuple('Plan', 'units dropins reload processes earlyoom_text earlyoom_args')
+Host = collections.namedtuple('Host', 'killers units own processes can_lower dropins earlyoom')
+Plan = collections.namedtuple('Plan', 'units dropins reload processes not_applied earlyoom_text earlyoom_args')
 
 
 def dropin_path(unit):
@@ -222,33 +230,6 @@ def our_dropins():
     for path in glob.glob(os.path.join(UNIT_DIRECTORY, '*.service.d', protect.DROPIN_NAME)):
         found[os.path.basename(os.path.dirname(path))[:-len('.d')]] = to_text(host.read_bytes(path))
     return found
-
-
-def cgroup_processes(control_group):
-    """[(pid, name, oom_score_adj)] of the processes in a unit's cgroup and below it (cgroup v2, or v1's
-    name=systemd hierarchy)."""
-    if not control_group:
-        return []
-    for root in CGROUP_ROOTS:
-        top = os.path.join(root, control_group.lstrip('/'))
-        if os.path.isfile(os.path.join(top, 'cgroup.procs')):
-            break
-    else:
-        return []
-    processes = []
-    for directory, _subdirectories, files in os.walk(top):
-        if 'cgroup.procs' not in files:
-            continue
-        for pid in host.read_bytes(os.path.join(directory, 'cgroup.procs')).split():
-            try:
-                directory = os.path.join(host.PROC, str(int(pid)))
-                name = to_text(host.read_bytes(os.path.join(directory, 'comm'), missing=None),
-                               errors='surrogate_or_replace')
-                adj = int(host.read_bytes(os.path.join(directory, 'oom_score_adj')))
-            except (TypeError, ValueError, IOError, OSError):
-                continue  # gone while being read
-            processes.append((int(pid), name.strip(), adj))
-    return sorted(processes)
 
 
 def systemctl(module, *args):
@@ -279,9 +260,12 @@ def read_host(module, request):
                 if units.get(KILLER_UNITS[name], {}).get('LoadState') == 'loaded']
     touched = [unit for unit in units if (unit in wanted or unit in dropins) and units[unit].get('LoadState') == 'loaded']
     own = dict((unit, own_value(module, units[unit])) for unit in touched)
-    processes = dict((unit, cgroup_processes(units[unit].get('ControlGroup'))) for unit in touched)
+    processes = dict((unit, []) for unit in touched)
+    for process in host.read_processes() if touched else []:
+        if process.unit in processes:
+            processes[process.unit].append((process.pid, process.comm, process.oom_score_adj))
     earlyoom = host.copy_of(EARLYOOM_DEFAULTS) if 'earlyoom' in killers else None
-    return Host(killers, units, own, processes, dropins, earlyoom)
+    return Host(killers, units, own, processes, host.has_capability(CAP_SYS_RESOURCE), dropins, earlyoom)
 
 
 def own_value(module, info):
@@ -333,13 +317,15 @@ def target_values(current, units):
 
 
 def process_changes(current, values):
-    """[(unit, pid, name, before, after)] for the processes of units whose value becomes values[unit]."""
+    """([(unit, pid, name, before, after)] to write, [the same] that cannot be: lowering a value needs
+    CAP_SYS_RESOURCE) for the processes of units whose value becomes values[unit]."""
     changes = []
     for unit in sorted(values):
         old = set([int(current.units[unit]['OOMScoreAdjust']), current.own[unit]])
         changes.extend((unit,) + change for change in
                        protect.processes_to_change(current.processes.get(unit, []), old, values[unit]))
-    return changes
+    refused = [change for change in changes if change[4] < change[3] and not current.can_lower]
+    return [change for change in changes if change not in refused], refused
 
 
 def plan_earlyoom(module, current, units):
@@ -370,8 +356,8 @@ def plan(module, request, current):
     # A run interrupted between writing a drop-in and daemon-reload leaves systemd asking for the reload.
     reload = bool(dropins) or any(current.units[unit].get('NeedDaemonReload') == 'yes' for unit in current.own)
     earlyoom_text, earlyoom_args = plan_earlyoom(module, current, units)
-    return Plan(units, dropins, reload, process_changes(current, target_values(current, units)), earlyoom_text,
-                earlyoom_args)
+    processes, not_applied = process_changes(current, target_values(current, units))
+    return Plan(units, dropins, reload, processes, not_applied, earlyoom_text, earlyoom_args)
 
 
 def write_adj(pid, value):
@@ -424,7 +410,7 @@ def apply(module, changes, current, the_plan):
     """Drop-ins, daemon-reload, the processes' values as systemd now shows them, earlyoom. Returns
     (processes written, processes not applied, services restarted, {unit: value systemd shows})."""
     shown = {}
-    planned = the_plan.processes
+    planned, not_applied = the_plan.processes, the_plan.not_applied
     if the_plan.reload:
         write_dropins(module, changes, the_plan.dropins)
         reloaded = show_units(module, sorted(current.own))
@@ -432,8 +418,9 @@ def apply(module, changes, current, the_plan):
                      if info.get('LoadState') == 'loaded' and info.get('OOMScoreAdjust'))
         values = target_values(current, the_plan.units)
         values.update(shown)
-        planned = process_changes(current, values)
-    written, not_applied = set_processes(changes, planned)
+        planned, not_applied = process_changes(current, values)
+    written, refused = set_processes(changes, planned)
+    not_applied = not_applied + refused
     restarted = []
     if the_plan.earlyoom_text is not None:
         running = current.units[KILLER_UNITS['earlyoom']].get('ActiveState') in ('active', 'activating')
@@ -473,17 +460,21 @@ def warnings(module, current, the_plan, shown, not_applied):
             module.warn('%s: no process of it runs at oom_score_adj -1000, so this OpenSSH does not protect its '
                         'listener itself; nothing was written for it, to keep login sessions killable' % unit)
     if not_applied:
-        module.warn('Cannot set oom_score_adj of %s here (no CAP_SYS_RESOURCE: a container?); the drop-ins give '
-                    'the values at the next start of each service'
+        module.warn('Cannot lower oom_score_adj of %s here: it needs CAP_SYS_RESOURCE, which this host does not give '
+                    '(an unprivileged container?), and systemd cannot lower it either when it starts the service. '
+                    'The drop-ins are written and take effect on a host that gives it.'
                     % ', '.join('%d (%s)' % (change[1], change[2]) for change in not_applied))
 
 
-def report(module, current, the_plan, processes, restarted, shown):
+def process_list(changes):
+    return [dict(unit=unit, pid=pid, name=name, before=before, after=after) for unit, pid, name, before, after in changes]
+
+
+def report(module, current, the_plan, processes, not_applied, restarted, shown):
     result = dict(
         changed=bool(the_plan.reload or processes or the_plan.earlyoom_text is not None),
         killers=current.killers, services=describe_services(current, the_plan, shown),
-        processes=[dict(unit=unit, pid=pid, name=name, before=before, after=after)
-                   for unit, pid, name, before, after in processes],
+        processes=process_list(processes), not_applied=process_list(not_applied),
         earlyoom_args=the_plan.earlyoom_args, restarted=restarted)
     if module._diff:
         diff = [dict(before_header=dropin_path(unit), after_header=dropin_path(unit), before=old or '', after=new or '')
@@ -521,14 +512,15 @@ def main():
         current = read_host(module, request)
         refuse_missing(module, request, current)
         the_plan = plan(module, request, current)
-        processes, not_applied, restarted, shown = the_plan.processes, [], [], {}
+        processes, not_applied, restarted, shown = the_plan.processes, the_plan.not_applied, [], {}
         if not module.check_mode:
-            seen = report(module, current, the_plan._replace(dropins={}, reload=False, earlyoom_text=None), [], [], {})
+            seen = report(module, current, the_plan._replace(dropins={}, reload=False, earlyoom_text=None), [], [], [],
+                          {})
             with host.Changes(module, seen, undone='Every file, process and service was put back as it was.',
                               incomplete='Could not undo everything: %s.') as changes:
                 processes, not_applied, restarted, shown = apply(module, changes, current, the_plan)
     warnings(module, current, the_plan, shown, not_applied)
-    module.exit_json(**report(module, current, the_plan, processes, restarted, shown))
+    module.exit_json(**report(module, current, the_plan, processes, not_applied, restarted, shown))
 
 
 if __name__ == '__main__':

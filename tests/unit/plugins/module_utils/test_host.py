@@ -119,6 +119,16 @@ def test_find_processes_by_comm_and_python_script(tmp_path, monkeypatch):
 # ---- the undo log --------------------------------------------------------------------------
 
 @needs_root
+def test_has_capability_reads_the_effective_set(tmp_path, monkeypatch):
+    (tmp_path / 'self').mkdir()
+    monkeypatch.setattr(host, 'PROC', str(tmp_path))
+    (tmp_path / 'self' / 'status').write_text(u'Name:\tx\nCapPrm:\t000001ffffffffff\nCapEff:\t00000000a80425fb\n')
+    assert host.has_capability(0) and host.has_capability(18)  # CAP_CHOWN, CAP_SYS_CHROOT
+    assert not host.has_capability(24)  # CAP_SYS_RESOURCE: a rootful podman container's default set lacks it
+    (tmp_path / 'self' / 'status').write_text(u'Name:\tx\nCapEff:\t000001ffffffffff\n')
+    assert host.has_capability(24)
+
+
 def test_a_failed_third_step_undoes_the_first_two(module, tmp_path):
     new = str(tmp_path / 'etc' / 'new.conf')
     kept = write(tmp_path / 'kept.conf', b'old bytes\n', 0o640)

@@ -115,18 +115,17 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setattr(module, 'SYSTEMD_RUNTIME', os.path.join(root, 'run', 'systemd', 'system'))
     monkeypatch.setattr(module, 'UNIT_DIRECTORY', os.path.join(root, 'etc', 'systemd', 'system'))
     monkeypatch.setattr(module, 'EARLYOOM_DEFAULTS', os.path.join(root, 'etc', 'default', 'earlyoom'))
-    monkeypatch.setattr(module, 'CGROUP_ROOTS', (os.path.join(root, 'cgroup'),))
     monkeypatch.setattr(module, 'LMK_PARAMETERS', os.path.join(root, 'lowmemorykiller', 'parameters'))
     monkeypatch.setattr(host_layer, 'PROC', os.path.join(root, 'proc'))
     os.makedirs(module.SYSTEMD_RUNTIME)
     os.makedirs(module.UNIT_DIRECTORY)
     os.makedirs(module.LMK_PARAMETERS)
     write(module.EARLYOOM_DEFAULTS, EARLYOOM_DEFAULTS)
+    write(os.path.join(root, 'proc', 'self', 'status'), 'Name:\tpython3\nCapEff:\t000001ffffffffff\n')
     for unit, (_binary, _own, processes) in UNITS.items():
-        write(os.path.join(root, 'cgroup', 'system.slice', unit, 'cgroup.procs'),
-              ''.join('%d\n' % pid for pid, _name, _adj in processes))
         for pid, name, adj in processes:
-            write(os.path.join(root, 'proc', str(pid), 'comm'), name + '\n')
+            write(os.path.join(root, 'proc', str(pid), 'stat'), '%d (%s) S 1 %d %d 0 -1 4194560\n' % (pid, name, pid, pid))
+            write(os.path.join(root, 'proc', str(pid), 'cgroup'), '0::/system.slice/%s\n' % unit)
             write(os.path.join(root, 'proc', str(pid), 'oom_score_adj'), '%d\n' % adj)
     systemd = FakeSystemd(root, list(UNITS))
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda self, argv, **kw: systemd.run_command(argv, **kw))
@@ -295,13 +294,32 @@ def test_a_missing_service_is_prepared_when_allowed(fake, monkeypatch):
     assert '--avoid ^(monitoring-agen)$|^(myagent)$' in result['earlyoom_args']
 
 
-def test_processes_that_cannot_be_set_are_reported(fake, monkeypatch):
+def test_without_cap_sys_resource_lowering_is_reported_and_check_mode_agrees(fake, monkeypatch):
+    """An unprivileged container: raising a value works, lowering one is not possible."""
+    write(os.path.join(host_layer.PROC, 'self', 'status'), 'Name:\tpython3\nCapEff:\t00000000a80425fb\n')
+    services = {'my-batch': 'prefer', 'postgresql@15-main': 'protect'}
+    predicted = run(monkeypatch, check_mode=True, services=services)
+    result = run(monkeypatch, services=services)
+    for key in ('changed', 'processes', 'not_applied'):
+        assert predicted[key] == result[key], key
+    assert result['processes'] == [dict(unit='my-batch.service', pid=901, name='batchjob', before=0, after=500)]
+    assert result['not_applied'] == [dict(unit='postgresql@15-main.service', pid=812, name='postgres', before=-900,
+                                          after=-1000)]
+    assert any(w.startswith('Cannot lower oom_score_adj of 812 (postgres) here: it needs CAP_SYS_RESOURCE')
+               for w in result['warnings']), result['warnings']
+    assert (adj(fake, 901), adj(fake, 812)) == (500, -900)
+    assert read(dropin('postgresql@15-main.service')).endswith('OOMScoreAdjust=-1000\n')
+    again = run(monkeypatch, services=services)
+    assert again['changed'] is False and again['not_applied'] == result['not_applied']
+
+
+def test_a_write_the_kernel_refuses_is_reported_not_failed(fake, monkeypatch):
     def refuse(pid, value):
         raise OSError(errno.EACCES, 'Permission denied')
     monkeypatch.setattr(module, 'write_adj', refuse)
     result = run(monkeypatch, services={'my-batch': 'prefer'})
     assert not result.get('failed') and result['processes'] == []
-    assert any('Cannot set oom_score_adj of 901 (batchjob)' in w for w in result['warnings'])
+    assert result['not_applied'][0]['pid'] == 901
     assert read(dropin('my-batch.service')).endswith('OOMScoreAdjust=500\n')
 
 
