@@ -121,6 +121,10 @@ def earlyoom_entry(processes, expressions):
 def unit_protection(unit, dropin_text, processes, killers, table, earlyoom_args):
     """One `protection` entry: {unit, level, processes, killers: {name: entry}} for the killers present."""
     mine = [p for p in processes if p.unit == unit]
+    if unit in protect.SELF_PROTECTING:  # OpenSSH gives connections and sessions back 0: the listener is protected
+        by_pid = dict((p.pid, p) for p in processes)
+        mine = [p for p in mine if not is_login_session(p, by_pid)
+                and getattr(by_pid.get(p.ppid), 'comm', None) not in SSHD_NAMES]
     entries = {
         'oom-killer': oom_killer_entry(mine),
         'lowmemorykiller': lmk_entry(mine, table),

@@ -183,6 +183,18 @@ def test_a_session_started_by_a_protected_ssh_service_is_unkillable():
     assert protection.unkillable_sessions(processes) == [('session-3.scope', 'ssh.service', session(-1000))]
 
 
+def test_ssh_is_as_protected_as_its_listener_not_its_sessions():
+    """Without pam_systemd the sessions stay in ssh.service, at 0 as they should: ssh is still protected."""
+    processes = [SYSTEMD, LISTENER] + session(0, unit='ssh.service')
+    entry = protection.unit_protection('ssh.service', dropin('ssh.service', 'protect', oomd=False), processes,
+                                       ['oom-killer'], [], [])
+    assert [p['pid'] for p in entry['processes']] == [840]
+    assert entry['killers']['oom-killer'] == {'effect': 'protect', 'value': -1000}
+    other = protection.unit_protection('ssh.service', dropin('ssh.service', 'protect', oomd=False),
+                                       [SYSTEMD, proc(840, 'sshd', 0, 'ssh.service')], ['oom-killer'], [], [])
+    assert other['killers']['oom-killer'] == {'effect': 'none', 'value': 0}
+
+
 def test_a_healthy_session_under_a_self_protecting_listener():
     assert protection.unkillable_sessions([SYSTEMD, LISTENER] + session(0)) == []
 
