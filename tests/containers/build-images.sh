@@ -8,7 +8,8 @@
 # root file systems of the real-kernel VMs (tests/kernel/build.sh makes their
 # disks; a real kernel needs no fake sysfs):
 #   localhost/lowmem-hardening/debian12:vm       systemd, D-Bus, udev, openssh-server,
-#                                                cron, sysfsutils, procps
+#                                                cron, sysfsutils, procps, earlyoom
+#                                                (installed, not started at boot)
 #   localhost/lowmem-hardening/debian12:openrc   sysvinit and OpenRC instead
 # Usage: build-images.sh [IMAGE...]
 # Needs root, podman and debootstrap. CONTAINERS_CONF should point at
@@ -24,7 +25,9 @@ cache_dir=${LOWMEM_IMAGE_CACHE:-$here/../../.cache/debootstrap}
 # The fake sysfs needs fuse3 and the pyfuse3 binding (Debian's python3-pyfuse3).
 python_packages=python3,fuse3,python3-pyfuse3
 systemd_packages=$python_packages,systemd,systemd-sysv,cron
-vm_packages=python3,systemd,systemd-sysv,dbus,udev,openssh-server,cron,sysfsutils,procps
+# earlyoom is there for the tests that start it (molecule/protect); its package enables it, and the
+# vm branch below takes that back: elsewhere the lowmemorykiller must be the only killer that acts first.
+vm_packages=python3,systemd,systemd-sysv,dbus,udev,openssh-server,cron,sysfsutils,procps,earlyoom
 # openrc conflicts with sysv-rc, which debootstrap always picks for sysvinit-core:
 # apt swaps them afterwards (install_openrc).
 openrc_packages=python3,sysvinit-core,openssh-server,cron,procps
@@ -101,6 +104,11 @@ build() {
         done
         changes+=(--change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3')
     elif [ "$flavour" = vm ] || [ "$flavour" = openrc ]; then
+        if [ "$flavour" = vm ]; then
+            # earlyoom installed, not enabled: its postinst linked it into multi-user.target. Without
+            # the link (what `systemctl disable` leaves) deb-systemd-helper sees an admin's choice.
+            rm -f "$root/etc/systemd/system/multi-user.target.wants/earlyoom.service"
+        fi
         changes+=(--change 'CMD ["/sbin/init"]')
     else
         changes+=(--change 'CMD ["/bin/sh"]')

@@ -11,7 +11,8 @@
 #   disk-vm.img      the root disks: the project's debootstrap images
 #   disk-openrc.img  localhost/lowmem-hardening/debian12:vm and :openrc
 #                    (tests/containers/build-images.sh), with the key, the test
-#                    job site-build and a few settings, as a sparse 3 GiB ext4
+#                    job site-build (and on the vm disk the services memhold and
+#                    batch, not enabled) and a few settings, as a sparse 3 GiB ext4
 #   versions.txt     the Debian packages all this came from
 # Debian replaces old kernel ABIs in its archive, so the ABI is never written
 # down here: it is the one that linux-image-cloud-amd64 depends on today, and
@@ -141,6 +142,13 @@ customise() {
             systemd-networkd-wait-online.service; do
             ln -sf /dev/null "$root/etc/systemd/system/$unit"
         done
+        # The services of the protection tests (molecule/protect), installed, not enabled: one
+        # program under two names, so that the kernel and earlyoom tell memhold from batchjob.
+        for program in memhold batchjob; do
+            { echo '#!/usr/bin/python3'; cat "$here/guest/memhold.py"; } >"$root/usr/local/bin/$program"
+            chmod 0755 "$root/usr/local/bin/$program"
+        done
+        install -m 0644 "$here/guest/memhold.service" "$here/guest/batch.service" "$root/etc/systemd/system/"
     else
         # sysvinit: no consoles to log in on; OpenRC starts sshd and cron.
         sed -i -E 's/^([0-9]+:[0-9]+:respawn:.*getty)/#\1/' "$root/etc/inittab"
@@ -155,7 +163,8 @@ for flavour in "${flavours[@]}"; do
     disk=$out/disk-$flavour.img
     image_id=$(podman image inspect --format '{{ .Id }}' "$image") ||
         { echo "build.sh: no image $image (tests/containers/build-images.sh debian12:$flavour)" >&2; exit 1; }
-    disk_recipe=$({ echo "$image_id $disk_size"; declare -f customise; cat "$here/guest/site-build.py" "$out/id_ed25519.pub"; } |
+    disk_recipe=$({ echo "$image_id $disk_size"; declare -f customise
+        cat "$here"/guest/site-build.py "$here"/guest/memhold.py "$here"/guest/*.service "$out/id_ed25519.pub"; } |
         sha256sum | cut -c1-16)
     if [ "$(cat "$disk.recipe" 2>/dev/null)" = "$disk_recipe" ] && [ -f "$disk" ]; then
         continue
