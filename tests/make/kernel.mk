@@ -10,10 +10,13 @@
 #                         bench/kernel_vm.py, bench/results/kernel-vm.md
 #   make kernel           the Molecule scenario `kernel` (molecule/kernel): the collection on the real kernel,
 #                         three VMs (systemd, Android's autodetection, OpenRC); part of `make test`
+#   make protect          the Molecule scenario `protect` (molecule/protect): lowmem.hardening.oom_protect
+#                         against real kills by lowmemorykiller, the kernel's OOM killer and earlyoom, the
+#                         sshd trap and a reboot, on one VM; part of `make test`
 # Root is needed (apt-get for the pinned headers, podman for the images, files owned by guest users).
 
 
-TEST_TARGETS += kernel
+TEST_TARGETS += kernel protect
 
 KERNEL_BUILD := $(BUILD)/kernel
 KERNEL_VM := $(BUILD)/kernel-vm
@@ -50,6 +53,10 @@ kernel-vm-clean:
 .PHONY: kernel
 kernel: kernel-vm-build molecule-venv
 	$(MOLECULE_ENV) $(KERNEL_ENV) molecule test -s kernel
+
+.PHONY: protect
+protect: kernel-vm-build molecule-venv
+	$(MOLECULE_ENV) $(KERNEL_ENV) molecule test -s protect
 
 # Boot times and one module call next to ping on the VM (bench/kernel_vm.py); minutes, not in make test.
 KERNEL_BENCH_COLLECTIONS := $(BUILD)/bench/kernel-vm-collections
