@@ -143,14 +143,15 @@ def merge_earlyoom_args(args, flag, ours_before, ours):
 
 
 def parse_show(text):
-    """`systemctl show -p Id,... UNIT...` -> {Id: {property: value}}; units are separated by blank lines."""
-    units, current = {}, {}
+    """`systemctl show -p ... UNIT...` -> [{property: value}], one per unit asked for, in that order (units are
+    separated by blank lines). Keyed by position, not Id: an alias (sshd.service on Debian) shows its unit's Id."""
+    units, current = [], {}
     for line in text.splitlines() + ['']:
         key, sep, value = line.partition('=')
         if sep:
             current[key] = value
         elif current:
-            units[current.get('Id', '')] = current
+            units.append(current)
             current = {}
     return units
 

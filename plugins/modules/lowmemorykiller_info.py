@@ -364,6 +364,12 @@ MAX_BOOT_FILE = 1 << 16
 _ROTATED = re.compile(r'^(?:\.(?P<number>\d+)|-(?P<date>\d{8}))(?:\.gz)?$')
 
 
+def unit_behind(name):
+    """The unit an alias names (Debian's /etc/systemd/system/sshd.service links to ssh.service), else name."""
+    link = os.path.join(UNIT_DIRECTORY, name)
+    return os.path.basename(os.path.realpath(link)) if os.path.islink(link) else name
+
+
 class Source(object):
     """The kills found in one source, newest max_kills kept."""
 
@@ -498,7 +504,7 @@ class LowMemoryKillerInfo(object):
         for path in sorted(glob.glob(os.path.join(UNIT_DIRECTORY, '*.service.d', oom_protect.DROPIN_NAME))):
             text = self.read_text(path)
             if text is not None:
-                found[os.path.basename(os.path.dirname(path))[:-len('.d')]] = text
+                found[unit_behind(os.path.basename(os.path.dirname(path))[:-len('.d')])] = text
         return found
 
     def earlyoom_args(self, killers):

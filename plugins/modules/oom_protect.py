@@ -238,9 +238,13 @@ def systemctl(module, *args):
 
 
 def show_units(module, units):
+    """{unit as named: its properties}; an alias is known by the name it was given."""
     if not units:
         return {}
-    return protect.parse_show(systemctl(module, 'show', '-p', SHOW, '--', *units))
+    shown = protect.parse_show(systemctl(module, 'show', '-p', SHOW, '--', *units))
+    if len(shown) != len(units):
+        raise host.StepFailed('systemctl show answered for %d of %d units' % (len(shown), len(units)))
+    return dict(zip(units, shown))
 
 
 def read_host(module, request):

@@ -104,9 +104,9 @@ def test_parse_show_reads_several_units():
     text = ('Id=a.service\nLoadState=loaded\nExecStart={ path=/usr/bin/a ; argv[]=/usr/bin/a -x ; }\n\n'
             'Id=b.service\nLoadState=not-found\nOOMScoreAdjust=\n')
     units = protect.parse_show(text)
-    assert sorted(units) == ['a.service', 'b.service']
-    assert units['b.service'] == {'Id': 'b.service', 'LoadState': 'not-found', 'OOMScoreAdjust': ''}
-    assert protect.process_name('a.service', units['a.service']['ExecStart']) == 'a'
+    assert [unit['Id'] for unit in units] == ['a.service', 'b.service']
+    assert units[1] == {'Id': 'b.service', 'LoadState': 'not-found', 'OOMScoreAdjust': ''}
+    assert protect.process_name('a.service', units[0]['ExecStart']) == 'a'
 
 
 def test_process_names_are_what_the_kernel_keeps():

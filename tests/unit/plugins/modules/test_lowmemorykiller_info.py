@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk_utils
 from ansible_collections.lowmem.hardening.plugins.module_utils import host as host_layer
+from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect
 from ansible_collections.lowmem.hardening.plugins.modules import lowmemorykiller_info as module
 
 from ansible_collections.lowmem.hardening.tests.unit.plugins.modules.utils import run_module
@@ -541,6 +542,16 @@ def test_earlyoom_not_running_is_read_from_its_defaults(host):
     killers = host.run(path=host.path('missing'))['lowmemorykiller']['protection'][0]['killers']
     assert sorted(killers) == ['earlyoom', 'oom-killer']
     assert killers['earlyoom'] == {'effect': 'prefer', 'value': '--prefer ^(postgres)$'}
+
+
+def test_a_dropin_of_an_alias_is_its_units(host):
+    """oom_protect {sshd: protect} on Debian writes sshd.service.d, which systemd loads for ssh.service."""
+    debian_12(host)
+    host.dropin('sshd.service', oom_protect.render_dropin(oom_protect.plan_unit('sshd.service', 'protect', [])))
+    os.symlink('/lib/systemd/system/ssh.service', host.path('etc/systemd/system/sshd.service'))
+    protection = host.run()['lowmemorykiller']['protection']
+    assert [(entry['unit'], [p['pid'] for p in entry['processes']]) for entry in protection] == [('ssh.service', [840])]
+    assert protection[0]['killers']['oom-killer'] == {'effect': 'protect', 'value': -1000}
 
 
 def test_no_protection_without_dropins(host):

@@ -43,6 +43,7 @@ class FakeSystemd(object):
         self.active = set(active)
         self.calls = []
         self.fail = {}
+        self.aliases = {'sshd.service': 'ssh.service'}  # as Debian's openssh-server links them
         for unit, (binary, own, _processes) in self.installed.items():
             text = '[Service]\nExecStart=%s\n' % binary
             write(self.fragment(unit), text + ('OOMScoreAdjust=%d\n' % own if own is not None else ''))
@@ -53,17 +54,19 @@ class FakeSystemd(object):
 
     def reload(self):
         self.loaded = {}
-        for unit in self.installed:
+        for unit in list(self.installed) + list(getattr(self, 'aliases', {})):
             directory = os.path.join(module.UNIT_DIRECTORY, unit + '.d')
             dropins = sorted(os.path.join(directory, name) for name in os.listdir(directory)) \
                 if os.path.isdir(directory) else []
-            texts = [read(path) for path in [self.fragment(unit)] + dropins]
+            texts = [read(path) for path in [self.fragment(self.aliases.get(unit, unit))] + dropins]
             self.loaded[unit] = (dropins, protect.unit_setting(texts, 'OOMScoreAdjust'))
 
     def show(self, unit):
+        alias = unit
+        unit = self.aliases.get(unit, unit)
         if unit not in self.installed:
             return 'Id=%s\nLoadState=not-found\nActiveState=inactive\nOOMScoreAdjust=\n' % unit
-        dropins, value = self.loaded[unit]
+        dropins, value = self.loaded[alias] if alias in self.loaded else self.loaded[unit]
         return ('Id=%s\nLoadState=loaded\nActiveState=%s\nControlGroup=/system.slice/%s\nExecStart={ path=%s ; '
                 'argv[]=%s ; ignore_errors=no }\nOOMScoreAdjust=%s\nFragmentPath=%s\nDropInPaths=%s\n'
                 % (unit, 'active' if unit in self.active else 'inactive', unit, self.installed[unit][0],
@@ -344,3 +347,12 @@ def test_a_run_interrupted_before_the_reload_is_completed_by_the_next(fake, monk
     calls = len(fake.calls)
     assert run(monkeypatch, services={'my-batch': 'prefer'})['changed'] is False
     assert fake.verbs()[calls:] == ['show']
+
+
+def test_an_alias_is_known_by_the_name_it_was_given(fake, monkeypatch):
+    """Debian's sshd.service is an alias of ssh.service: systemctl show answers with ssh.service's Id."""
+    result = run(monkeypatch, services={'sshd': 'protect'})
+    assert not result.get('failed'), result
+    assert [entry['unit'] for entry in result['services']] == ['sshd.service']
+    assert protect.level_of_dropin(read(dropin('sshd.service'))) == 'protect'
+    assert run(monkeypatch, services={'sshd': 'protect'})['changed'] is False
