@@ -21,7 +21,9 @@ description:
   - Recognises the kill records of lowmemorykiller (2.6 to 4.x and vendor kernels), the kernel OOM killer and
     memory cgroup OOMs (2.6 to 6.x), earlyoom, systemd-oomd, Android lmkd and nohang, behind syslog, journal,
     C(dmesg), C(dmesg -T), kmsg, logcat and quoted e-mail prefixes.
-  - Changes nothing. Needs no root; what cannot be read is listed in C(unreadable), and the run still succeeds.
+  - Changes nothing, unless O(metrics_file) is given. Needs no root; what cannot be read is listed in
+    C(unreadable), and the run still succeeds.
+  - With O(metrics_file), writes what it found in node_exporter's textfile format for Prometheus.
 author:
   - lowmem.hardening maintainers (!UNKNOWN)
 attributes:
@@ -29,8 +31,8 @@ attributes:
     support: full
     description: Changes nothing, in check mode or not.
   diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to show.
+    support: full
+    description: Shows the change to O(metrics_file); there is nothing else to show.
   platform:
     support: full
     platforms: posix
@@ -44,6 +46,9 @@ notes:
     only; kills whose date cannot be known are left out when O(since) is given, and counted in C(logs).
   - The processes are read from C(/proc) in one pass (C(stat), C(oom_score_adj) and C(cgroup) of each), and a
     process's unit is taken from its cgroup; C(systemctl) is not run.
+  - Commands (C(dmesg), one C(journalctl)) run without a shell, under the C locale.
+  - With O(since), a log file last written before that time is not opened (its rotated copies keep their
+    times), and the journal is read from that time on; the role reads the last 30 days by default.
   - Target Python 3.6 or newer.
 options:
   path:
@@ -55,8 +60,8 @@ options:
       - Where to look for kills.
       - V(kmsg) is the kernel ring buffer, read with C(dmesg), or from C(/dev/kmsg) when C(dmesg) fails.
       - V(files) are the log files, see O(log_files).
-      - V(journal) is C(journalctl -k) plus the journal entries of earlyoom, systemd-oomd, nohang and lmkd, when
-        C(journalctl) is installed.
+      - V(journal) is the kernel's journal entries of every boot (C(_TRANSPORT=kernel)) and those of earlyoom,
+        systemd-oomd, nohang and lmkd, in one C(journalctl) call, when C(journalctl) is installed.
       - Default all three, or only V(files) when O(log_files) is given.
     type: list
     elements: str
@@ -77,6 +82,22 @@ options:
       - Only kills at or after this time (local time), as C(YYYY-MM-DD), C(YYYY-MM-DD HH:MM[:SS]), or a duration
         back from now such as V(90m), V(12h), V(7d) or V(2w).
     type: str
+  metrics_file:
+    description:
+      - Also write what was found to this file in Prometheus' text format, for node_exporter's textfile collector
+        (C(--collector.textfile.directory); Debian's C(prometheus-node-exporter) reads
+        C(/var/lib/prometheus/node-exporter)).
+      - The name must end in C(.prom) and its directory must exist. Written atomically, mode 0644, root-owned, and
+        only when its content changes (then the task reports C(changed)); needs root.
+      - "Metrics, all gauges: C(lowmem_lmk_state{state}) (V(absent), V(enabled), V(disabled); 1 for the current
+        one), C(lowmem_lmk_top_threshold_ratio) (the highest minfree as a fraction of RAM),
+        C(lowmem_lmk_threshold_bytes{adj}), C(lowmem_memory_total_bytes), C(lowmem_swap_total_bytes),
+        C(lowmem_swap_used_bytes), C(lowmem_kills{killer}) (the kills in the window, every killer always present),
+        C(lowmem_kills_window_seconds) (O(since) as a duration, else 0), C(lowmem_kills_since_timestamp_seconds)
+        (O(since) as a date), C(lowmem_last_kill_timestamp_seconds{killer}), C(lowmem_killer_running{killer}) and
+        C(lowmem_findings{severity})."
+      - Give O(since) as a duration (V(30d)) so that the window, like the file, stays the same between runs.
+    type: path
 '''
 
 EXAMPLES = r'''
@@ -99,6 +120,13 @@ EXAMPLES = r'''
     log_files:
       - /srv/incident/kern.log
       - /srv/incident/kern.log.2.gz
+
+- name: Kills of the last 30 days for Prometheus (node_exporter's textfile collector)
+  lowmem.hardening.lowmemorykiller_info:
+    since: 30d
+    max_kills: 0
+    metrics_file: /var/lib/prometheus/node-exporter/lowmem.prom
+  become: true
 
 - name: How each protected service stands against each memory killer
   ansible.builtin.debug:
@@ -256,11 +284,27 @@ lowmemorykiller:
       sample: [{table: original, minfree_pages: 1536, minfree_bytes: 6291456, minfree_mib: 6.0, minfree_percent: 1.17,
                 adj: 0}]
     logs:
-      description: Each source read, with C(kills) found there (after O(since)) and C(undated) (kills O(since) left out
-        because their date cannot be known).
+      description:
+        - Each source read, with C(kills) found there (after O(since)) and C(undated) (kills O(since) left out
+          because their date cannot be known).
+        - A log file not read because it was last written before O(since) is listed with C(kills) 0 and
+          C(skipped).
       type: list
       elements: dict
-      sample: [{source: /var/log/kern.log, kills: 1, undated: 0}]
+      sample: [{source: /var/log/kern.log, kills: 1, undated: 0},
+               {source: /var/log/kern.log.4.gz, kills: 0, undated: 0, skipped: last written before since}]
+    kills_by_killer:
+      description:
+        - The kills of the window (O(since)), whatever O(max_kills) is, counted by killer, each with C(count),
+          C(newest) (that killer's newest kill, as in C(kills)) and C(newest_timestamp) (its date in Unix seconds,
+          or null when unknown).
+        - Counted among the newest 1000 kills of each source, after the same kill found in several sources is
+          taken once.
+      type: dict
+      sample: {lowmemorykiller: {count: 3, newest_timestamp: 1707013724.0,
+                                 newest: {time: "Feb  4 02:28:44", killer: lowmemorykiller, pid: 2345, comm: mysqld,
+                                          adj: 0, rss_kb: 204800, signal: SIGKILL, cgroup: null,
+                                          source: /var/log/kern.log, lines: []}}}
     unreadable:
       description: What could not be read, each with C(source) and C(error).
       type: list
@@ -313,6 +357,11 @@ lowmemorykiller:
       description: The host's page size in bytes, used to turn lowmemorykiller's sizes into kB.
       type: int
       sample: 4096
+metrics_file:
+  description: The file written, as O(metrics_file).
+  returned: when O(metrics_file) is given
+  type: str
+  sample: /var/lib/prometheus/node-exporter/lowmem.prom
 '''
 
 import collections
@@ -329,6 +378,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
+from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_metrics as metrics
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect
 from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
@@ -353,7 +403,7 @@ KILLER_BINARIES = {
     'systemd-oomd': ('/usr/lib/systemd/systemd-oomd', '/lib/systemd/systemd-oomd'),
     'nohang': ('/usr/sbin/nohang', '/usr/bin/nohang', '/usr/local/sbin/nohang', '/usr/local/bin/nohang'),
 }
-# The journal's identifiers of the userspace killers (journalctl -k has only the kernel's lines).
+# The journal's identifiers of the userspace killers, read with the kernel's entries.
 JOURNAL_IDENTIFIERS = ('earlyoom', 'systemd-oomd', 'nohang', 'nohang-desktop', 'lmkd')
 SOURCES = ('kmsg', 'files', 'journal')
 CHUNK = 1 << 20
@@ -362,6 +412,27 @@ KILL_WINDOW = 1000
 # Boot-time files are small; a bigger file in those directories is not read.
 MAX_BOOT_FILE = 1 << 16
 _ROTATED = re.compile(r'^(?:\.(?P<number>\d+)|-(?P<date>\d{8}))(?:\.gz)?$')
+
+
+def journal_command(journalctl, cutoff):
+    """journalctl's argv for the kernel's entries (all boots, unlike --dmesg) or any killer's, from cutoff on.
+
+    Matches on one field are ORed, "+" ORs the two groups: one pass over the journal files, in time order.
+    """
+    command = [journalctl, '--no-pager', '--quiet', '--output', 'short-iso']
+    if cutoff is not None:
+        command += ['--since', time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(cutoff))]
+    return command + ['_TRANSPORT=kernel', '+'] + ['SYSLOG_IDENTIFIER=%s' % name for name in JOURNAL_IDENTIFIERS]
+
+
+def written_before(path, cutoff):
+    """Whether a log file was last written before cutoff: then every line in it is older, and it is not read."""
+    if cutoff is None:
+        return False
+    try:
+        return os.stat(path).st_mtime < cutoff
+    except OSError:
+        return False  # scan_file says why
 
 
 def unit_behind(name):
@@ -569,8 +640,12 @@ class LowMemoryKillerInfo(object):
         read = []
         if 'journal' in sources:
             read.extend(self.scan_journal(cutoff, page_size, max_kills))
+        skipped = []
         if 'files' in sources:
             for path, family in self.log_files():
+                if written_before(path, cutoff):
+                    skipped.append(path)
+                    continue
                 source = self.scan_file(path, family, cutoff, page_size, max_kills)
                 if source is not None:
                     read.append(source)
@@ -579,6 +654,7 @@ class LowMemoryKillerInfo(object):
             if source is not None:
                 read.append(source)
         logs = [{'source': s.name, 'kills': s.count, 'undated': s.undated} for s in read]
+        logs += [{'source': path, 'kills': 0, 'undated': 0, 'skipped': 'last written before since'} for path in skipped]
         return merge(read), logs
 
     def collect(self, source, kills, cutoff, year=None, boot_time=None, reference=None):
@@ -682,26 +758,20 @@ class LowMemoryKillerInfo(object):
         return records, None
 
     def scan_journal(self, cutoff, page_size, max_kills):
+        """The kernel's entries of every boot and the userspace killers' entries, in one journalctl call."""
         journalctl = self.module.get_bin_path(JOURNALCTL)
         if not journalctl:
             return []
-        command = [journalctl, '--no-pager', '--quiet', '--output', 'short-iso']
-        if cutoff is not None:
-            command += ['--since', time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(cutoff))]
-        identifiers = []
-        for identifier in JOURNAL_IDENTIFIERS:
-            identifiers += ['--identifier', identifier]
+        rc, out, err = host.run_command(self.module, journal_command(journalctl, cutoff), binary=True)
+        err = to_native(err, errors='surrogate_or_replace').strip()
+        if rc != 0:
+            if 'No journal files were found' not in err:
+                self.note('journalctl', err or 'exit status %d' % rc)
+            return []
+        if 'not seeing messages from other users and the system' in err:
+            self.note('journalctl', "only this user's journal is readable")
         source = Source('journal', 'journal', max_kills)
-        for extra in (['--dmesg'], identifiers):
-            rc, out, err = host.run_command(self.module, command + extra, binary=True)
-            err = to_native(err, errors='surrogate_or_replace').strip()
-            if rc != 0:
-                if 'No journal files were found' not in err:
-                    self.note('journalctl %s' % extra[0], err or 'exit status %d' % rc)
-                continue
-            if 'not seeing messages from other users and the system' in err:
-                self.note('journalctl %s' % extra[0], "only this user's journal is readable")
-            self.collect(source, killlog.scan_chunks([out], page_size=page_size, source='journal'), cutoff)
+        self.collect(source, killlog.scan_chunks([out], page_size=page_size, source='journal'), cutoff)
         return [source]
 
     # -- the job -----------------------------------------------------------------
@@ -710,10 +780,13 @@ class LowMemoryKillerInfo(object):
         p = self.params
         if p['max_kills'] < 0:
             self.module.fail_json(msg='max_kills: %d must be 0 or more' % p['max_kills'])
+        now = time.time()
         try:
-            cutoff = killlog.since_epoch(p['since'], time.time()) if p['since'] else None
+            cutoff = killlog.since_epoch(p['since'], now) if p['since'] else None
         except ValueError as exc:
             self.module.fail_json(msg=to_native(exc))
+        if p['metrics_file']:
+            self.check_metrics_file(p['metrics_file'])
         sources = p['sources'] or (['files'] if p['log_files'] else list(SOURCES))
         page_size = os.sysconf('SC_PAGE_SIZE')
         path = p['path'].rstrip('/') or '/'
@@ -733,7 +806,8 @@ class LowMemoryKillerInfo(object):
         }
         processes = self.read_processes()
         facts['protection'] = self.read_protection(facts, processes)
-        kills, logs = self.read_kills(sources, cutoff, page_size)
+        dated_kills, logs = self.read_kills(sources, cutoff, page_size)
+        kills = [kill for _dated, kill in dated_kills]
         returned = kills[len(kills) - p['max_kills']:] if p['max_kills'] else []
         # Read only when a kill needs it: the file is root's, and other runs need not say it was unreadable.
         original = self.read_original(path) if any(k['killer'] == 'lowmemorykiller' for k in kills) else None
@@ -744,7 +818,36 @@ class LowMemoryKillerInfo(object):
         init_adj = self.read_int(os.path.join(host.PROC, '1', 'oom_score_adj'))
         facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, processes=processes,
                                                  init_oom_score_adj=init_adj))
-        self.module.exit_json(changed=False, lowmemorykiller=facts)
+        facts['kills_by_killer'] = kills_by_killer(dated_kills)
+        result = {'changed': False, 'lowmemorykiller': facts}
+        if p['metrics_file']:
+            window_seconds, since_timestamp = metrics.window(p['since'])
+            self.write_metrics(result, metrics.render(facts, facts['kills_by_killer'], window_seconds, since_timestamp))
+        self.module.exit_json(**result)
+
+    def check_metrics_file(self, path):
+        """Refuse a metrics_file that node_exporter would not read, before anything is read or written."""
+        if not path.endswith('.prom'):
+            self.module.fail_json(msg='metrics_file: %s must end in .prom, the only files node_exporter\'s textfile '
+                                      'collector reads' % path)
+        if not os.path.isdir(os.path.dirname(path)):
+            self.module.fail_json(msg="metrics_file: the directory %s does not exist; give a file in node_exporter's "
+                                      '--collector.textfile.directory' % os.path.dirname(path))
+        host.require_root(self.module, 'write metrics_file %s' % path)
+
+    def write_metrics(self, result, text):
+        """Write metrics_file (0644, atomically, as node_exporter's textfile collector asks) when it differs."""
+        path = self.params['metrics_file']
+        with host.locked(os.path.dirname(path)):
+            old = host.read_bytes(path, missing=None)
+            new = to_bytes(text)
+            result.update(changed=old != new, metrics_file=path)
+            if self.module._diff:
+                result['diff'] = dict(before_header=path, after_header=path, before=to_text(old or b''), after=text)
+            if old == new or self.module.check_mode:
+                return
+            with host.Changes(self.module, result, undone='metrics_file was left as it was.') as changes:
+                changes.write_file(path, new, mode=0o644)
 
 
 def dedup_key(kill):
@@ -754,7 +857,8 @@ def dedup_key(kill):
 def merge(sources):
     """The kills of all sources, oldest first, each kill once.
 
-    The same kill shows up in the ring buffer, kern.log, syslog and the journal: a kill is dropped when
+    Returns [(date or None, kill)]. The same kill shows up in the ring buffer, kern.log, syslog and the
+    journal: a kill is dropped when
     another family of sources already holds as many of the same (killer, pid, comm, adj, rss, signal,
     cgroup). Rotated copies of one log are one family, so repeated kills within it all stay.
     """
@@ -775,13 +879,21 @@ def merge(sources):
     ordered = []
     last = {}
     for index, (source, kill) in enumerate(kept):
-        when = kill.pop('when')
-        if when is None:
-            when = last.get(source, float('-inf'))
+        dated = kill.pop('when')
+        when = last.get(source, float('-inf')) if dated is None else dated
         last[source] = when
-        ordered.append((when, index, kill))
+        ordered.append((when, index, dated, kill))
     ordered.sort(key=lambda item: (item[0], item[1]))
-    return [kill for _when, _index, kill in ordered]
+    return [(dated, kill) for _when, _index, dated, kill in ordered]
+
+
+def kills_by_killer(dated_kills):
+    """{killer: {count, newest, newest_timestamp}} of the kills (oldest first, each with its date or None)."""
+    found = {}
+    for dated, kill in dated_kills:
+        entry = found.setdefault(kill['killer'], {'count': 0})
+        entry.update(count=entry['count'] + 1, newest=kill, newest_timestamp=dated)
+    return found
 
 
 def build_module():
@@ -792,6 +904,7 @@ def build_module():
             log_files=dict(type='list', elements='path'),
             max_kills=dict(type='int', default=50),
             since=dict(type='str'),
+            metrics_file=dict(type='path'),
         ),
         supports_check_mode=True,
     )

@@ -132,9 +132,9 @@ class Host(object):
                      self.logs['syslog']):
             os.utime(path, (written, written))
 
-    def run(self, check_mode=False, **args):
+    def run(self, check_mode=False, diff=False, **args):
         args.setdefault('path', self.params)
-        return run_module(module.main, args, check_mode=check_mode, monkeypatch=self.monkeypatch)
+        return run_module(module.main, args, check_mode=check_mode, diff=diff, monkeypatch=self.monkeypatch)
 
 
 @pytest.fixture
@@ -310,17 +310,23 @@ def test_ring_buffer_restricted(host, monkeypatch):
     assert 'become: true' in finding(result, 'unreadable')['message']
 
 
+def fake_journalctl(host, monkeypatch, text):
+    """A journalctl that prints text for the module's one call (kernel OR killers) and logs each argv."""
+    entries = write(host.path('journal'), text)
+    calls = host.path('journalctl-calls')
+    monkeypatch.setattr(module, 'JOURNALCTL', script(host.path('bin/journalctl'), (
+        'echo "$*" >> %s\n'
+        'case "$*" in *"_TRANSPORT=kernel + SYSLOG_IDENTIFIER=earlyoom SYSLOG_IDENTIFIER=systemd-oomd"*) cat %s ;;'
+        ' *) exit 3 ;; esac\n' % (calls, entries))))
+    return calls
+
+
 def test_journal_and_files_report_a_kill_once(host, monkeypatch):
     host.rotated_kern_logs()
-    kernel = host.path('journal-kernel')
-    write(kernel, '2024-02-04T02:28:44+0000 web1 kernel: lowmemorykiller: send sigkill to 1204 (mysqld), adj 0, '
-                  'size 51200\n')
-    daemons = host.path('journal-daemons')
-    write(daemons, '2024-02-04T02:40:00+0000 web1 earlyoom[611]: sending SIGTERM to process 3000 uid 1000 '
-                   '"Web Content": oom_score 800, oom_score_adj 100, VmRSS 1000 MiB, cmdline "firefox"\n')
-    monkeypatch.setattr(module, 'JOURNALCTL', script(host.path('bin/journalctl'), (
-        'case "$*" in *--dmesg*) cat %s ;; *--identifier*earlyoom*) cat %s ;; *) exit 3 ;; esac\n'
-        % (kernel, daemons))))
+    calls = fake_journalctl(host, monkeypatch, (
+        '2024-02-04T02:28:44+0000 web1 kernel: lowmemorykiller: send sigkill to 1204 (mysqld), adj 0, size 51200\n'
+        '2024-02-04T02:40:00+0000 web1 earlyoom[611]: sending SIGTERM to process 3000 uid 1000 '
+        '"Web Content": oom_score 800, oom_score_adj 100, VmRSS 1000 MiB, cmdline "firefox"\n'))
     result = host.run(sources=['journal', 'files'])
     lmk = result['lowmemorykiller']
     assert [(k['pid'], k['source']) for k in lmk['kills'] if k['pid'] in (1204, 3000)] == [
@@ -328,6 +334,114 @@ def test_journal_and_files_report_a_kill_once(host, monkeypatch):
     assert kills(result, 'pid') == [(1001,), (1002,), (1204,), (1790,), (3000,)]
     assert lmk['kills'][-1]['signal'] == 'SIGTERM' and lmk['kills'][-1]['rss_kb'] == 1000 * 1024
     assert lmk['logs'][0] == {'source': 'journal', 'kills': 2, 'undated': 0}
+    assert lmk['unreadable'] == []
+    # one pass over the journal: the kernel's entries of every boot (no --dmesg, which means this boot only)
+    with open(calls) as f:
+        assert f.read().splitlines() == [
+            '--no-pager --quiet --output short-iso _TRANSPORT=kernel + ' +
+            ' '.join('SYSLOG_IDENTIFIER=%s' % name for name in module.JOURNAL_IDENTIFIERS)]
+
+
+def test_journal_is_read_from_since(host, monkeypatch):
+    calls = fake_journalctl(host, monkeypatch, '')
+    host.run(sources=['journal'], since='2024-02-04 10:00')
+    with open(calls) as f:
+        assert f.read().split(' _TRANSPORT=')[0].endswith('--since 2024-02-04 10:00:00')
+
+
+def test_journal_failing_is_noted(host, monkeypatch):
+    monkeypatch.setattr(module, 'JOURNALCTL', script(host.path('bin/journalctl'), 'echo "Failed to open" >&2\nexit 1\n'))
+    result = host.run(sources=['journal'])
+    assert result['lowmemorykiller']['unreadable'] == [{'source': 'journalctl', 'error': 'Failed to open'}]
+
+
+def test_log_files_written_before_since_are_not_opened(host):
+    host.rotated_kern_logs()
+    with open(host.logs['kern.log'] + '.2.gz', 'wb') as f:
+        f.write(b'not gzip')  # reading it would be noted as unreadable
+    old = time.mktime((2024, 2, 2, 12, 0, 0, 0, 0, -1))
+    os.utime(host.logs['kern.log'] + '.2.gz', (old, old))
+    result = host.run(since='2024-02-03')
+    lmk = result['lowmemorykiller']
+    assert kills(result, 'pid') == [(1002,), (1204,), (1790,)]
+    assert lmk['unreadable'] == []
+    assert {'source': host.logs['kern.log'] + '.2.gz', 'kills': 0, 'undated': 0,
+            'skipped': 'last written before since'} in lmk['logs']
+    # without since, every file is read (and the broken one noted)
+    everything = host.run()
+    assert [u['source'] for u in everything['lowmemorykiller']['unreadable']] == [host.logs['kern.log'] + '.2.gz']
+
+
+def test_kills_by_killer_counts_beyond_max_kills(host, monkeypatch):
+    host.rotated_kern_logs()
+    fake_journalctl(host, monkeypatch, (
+        '2024-02-04T02:40:00+0000 web1 earlyoom[611]: sending SIGTERM to process 3000 uid 1000 '
+        '"Web Content": oom_score 800, oom_score_adj 100, VmRSS 1000 MiB, cmdline "firefox"\n'))
+    result = host.run(max_kills=1, sources=['journal', 'files'])
+    by_killer = result['lowmemorykiller']['kills_by_killer']
+    assert sorted(by_killer) == ['earlyoom', 'lowmemorykiller']
+    assert by_killer['lowmemorykiller']['count'] == 4
+    assert by_killer['lowmemorykiller']['newest']['pid'] == 1790
+    assert by_killer['lowmemorykiller']['newest_timestamp'] == time.mktime((2024, 2, 4, 2, 30, 0, 0, 0, -1))
+    assert by_killer['earlyoom']['count'] == 1
+    assert by_killer['earlyoom']['newest_timestamp'] == 1707014400.0  # 2024-02-04T02:40:00+0000
+    assert [k['pid'] for k in result['lowmemorykiller']['kills']] == [3000]
+
+
+def read_prom(path):
+    from prometheus_client.parser import text_string_to_metric_families
+    with open(path) as f:
+        return dict(((s.name, tuple(sorted(s.labels.items()))), s.value)
+                    for family in text_string_to_metric_families(f.read()) for s in family.samples)
+
+
+def test_metrics_file_written_once_then_unchanged(host):
+    host.rotated_kern_logs()
+    directory = host.path('var/lib/prometheus/node-exporter')
+    os.makedirs(directory)
+    path = os.path.join(directory, 'lowmem.prom')
+    first = host.run(metrics_file=path, since='100000d', diff=True)
+    assert first['changed'] is True and first['metrics_file'] == path
+    assert first['diff']['before'] == '' and 'lowmem_kills{killer="lowmemorykiller"} 4' in first['diff']['after']
+    samples = read_prom(path)
+    assert samples[('lowmem_kills', (('killer', 'lowmemorykiller'),))] == 4
+    assert samples[('lowmem_lmk_state', (('state', 'enabled'),))] == 1
+    assert samples[('lowmem_kills_window_seconds', ())] == 100000 * 86400
+    assert samples[('lowmem_lmk_top_threshold_ratio', ())] == pytest.approx(0.125)
+    assert oct(os.stat(path).st_mode & 0o7777) == oct(0o644)
+    assert os.listdir(directory) == ['lowmem.prom']  # no temporary left
+    again = host.run(metrics_file=path, since='100000d')
+    assert again['changed'] is False
+
+
+def test_metrics_file_check_mode_writes_nothing(host):
+    directory = host.path('textfile')
+    os.makedirs(directory)
+    path = os.path.join(directory, 'lowmem.prom')
+    result = host.run(check_mode=True, metrics_file=path, diff=True)
+    assert result['changed'] is True and 'lowmem_lmk_state{state="enabled"} 1' in result['diff']['after']
+    assert os.listdir(directory) == []
+
+
+@pytest.mark.parametrize('name, message', [
+    ('textfile/lowmem.txt', 'metrics_file: %s must end in .prom'),
+    ('missing/lowmem.prom', 'metrics_file: the directory %s does not exist'),
+])
+def test_metrics_file_refused(host, name, message):
+    os.makedirs(host.path('textfile'))
+    path = host.path(name)
+    result = host.run(metrics_file=path)
+    assert result.get('failed')
+    assert result['msg'].startswith(message % (path if name.endswith('.txt') else os.path.dirname(path)))
+    assert os.listdir(host.path('textfile')) == [] and not os.path.exists(host.path('missing'))
+
+
+def test_metrics_file_needs_root(host, monkeypatch):
+    os.makedirs(host.path('textfile'))
+    monkeypatch.setattr(os, 'geteuid', lambda: 1000)
+    result = host.run(metrics_file=host.path('textfile/lowmem.prom'))
+    assert result.get('failed') and 'must run as root to write metrics_file' in result['msg']
+    assert os.listdir(host.path('textfile')) == []
 
 
 def test_other_killers(host):
