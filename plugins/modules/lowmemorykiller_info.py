@@ -762,7 +762,8 @@ class LowMemoryKillerInfo(object):
         journalctl = self.module.get_bin_path(JOURNALCTL)
         if not journalctl:
             return []
-        rc, out, err = host.run_command(self.module, journal_command(journalctl, cutoff), binary=True)
+        command = journal_command(journalctl, cutoff)
+        rc, out, err = host.run_command(self.module, command, binary=True)
         err = to_native(err, errors='surrogate_or_replace').strip()
         if rc != 0:
             if 'No journal files were found' not in err:
