@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bench helper for the kill-log parser (plugins/module_utils/killlog.py).
 
-  python bench/killlog_scan.py generate OUT --mb 200   # ordinary kernel lines, 0.1% kill records
+  python bench/killlog_scan.py generate OUT --mb 200   # ordinary kernel lines, 0.1% kill records of every format
   python bench/killlog_scan.py scan FILE...            # kills found per file, and the time taken
 
 Compare with grep over the same file, e.g.
@@ -144,6 +144,23 @@ def kill_records(rng):
              ('nohang', 'Implementing a corrective action:'),
              ('nohang', '  Sending SIGTERM to the victim'),
              ('nohang', 'OK; total response time: 9ms')]),
+        # RHEL 6's kill line, with the uid before the name
+        (1, [('k', 'Killed process %d, UID 0, (%s) total-vm:2000000kB, anon-rss:1500000kB, file-rss:1200kB'
+              % (pid, comm))]),
+        # earlyoom 1.9 with the low-memory line that triggered it
+        (1, [('earlyoom', 'low memory! at or below SIGTERM limits: mem  9.80%, swap 10.00%'),
+             ('earlyoom', 'sending SIGTERM to process %d uid 1000 "%s": oom_score 800, oom_score_adj 0, '
+                          'VmRSS 3000 MiB, cmdline "/usr/bin/%s"' % (pid, comm, comm))]),
+        # nohang running a command on its victim instead of sending a signal
+        (1, [('nohang', 'Memory status that requires corrective actions:'),
+             ('nohang', '  MemAvailable [250.0 MiB, 3.2 %] <= soft_threshold_min_mem [311.2 MiB, 4.0 %]'),
+             ('nohang', 'Victim status (found in 3ms):'),
+             ('nohang', '  PID:       %d, name: %s, state: S (sleeping), EUID: 1000, SID: 900 (bash), '
+                        'lifetime: 1h' % (pid, comm)),
+             ('nohang', '  Vm, MiB:   Size: 4000, RSS: 3000, Swap: 0'),
+             ('nohang', 'Implementing a corrective action:'),
+             ('nohang', '  Executing the command: systemctl restart app.service'),
+             ('nohang', 'Total response time: 16ms')]),
     ]
 
 
@@ -162,7 +179,8 @@ def generate(path, megabytes, seed=1):
             clock += rng.random() / 10
             style = lines // 5000 % 3
             if rng.random() < 0.001:
-                count, parts = kill_records(rng)[record % 9]
+                records = kill_records(rng)
+                count, parts = records[record % len(records)]
                 record += 1
                 kills += count
                 for program, body in parts:

@@ -10,7 +10,8 @@ against the record formats of lowmemorykiller, the kernel OOM killer, Android lm
 systemd-oomd and nohang, each declared in its killer's section below. They are searched anywhere in
 the body, so vendor prefixes such as ``lowmemorykiller:``, ``[SELECTED]`` or ``(0)[45:kswapd0]`` need
 no special case. Candidates (``select ... to kill``, ``Kill process ... score N or sacrifice child``)
-are never kills.
+are never kills. docs/kill-records.md lists every format, the releases that print it, the fields taken
+from it and its test.
 
 A record may go on over following lines (multi-line records, journal continuations, lines
 wrapped by mail or bug trackers). Those lines carry no keyword, so the parser says how many of
@@ -26,16 +27,43 @@ import functools
 import re
 import time
 
-KILL_FIELDS = ('time', 'killer', 'pid', 'comm', 'adj', 'rss_kb', 'signal', 'cgroup', 'source', 'lines')
+KILL_FIELDS = ('time', 'killer', 'pid', 'comm', 'adj', 'rss_kb', 'signal', 'cgroup', 'uid', 'trigger', 'action',
+               'source', 'lines')
 
-# Every line that starts a record or stands for one holds a keyword, a kill word or a signal name
-# (_CANDIDATE). Lines that only continue a record are read because the parser asks for them (follow),
-# and the lines printed just before a record are read back from it (LOOKBACK).
+
+class _Lazy(object):
+    """A regular expression compiled when it is first used, so that importing this module compiles
+    nothing and a scan compiles only the patterns of the lines it meets. The first use puts the
+    compiled pattern's own methods in the instance: later calls cost what the compiled pattern's do."""
+
+    _METHODS = ('search', 'match', 'finditer', 'sub', 'split')
+
+    def __init__(self, pattern, flags=0):
+        self.pattern = pattern
+        self.flags = flags
+
+    def __getattr__(self, name):
+        if name not in self._METHODS:
+            raise AttributeError(name)
+        compiled = re.compile(self.pattern, self.flags)
+        for method in self._METHODS:
+            setattr(self, method, getattr(compiled, method))
+        return getattr(compiled, name)
+
+
+# Every line that starts a record or stands for one holds a keyword (_CANDIDATE): a kill word, a signal
+# name, or "command: " (nohang may run a command on its victim instead of sending a signal). Lines that
+# only continue a record are read because the parser asks for them (follow), and the lines printed just
+# before a record are read back from it (LOOKBACK).
 # Each keyword's search over a chunk, and the bytes that must come just before it (None: any), so
 # that a keyword found is exactly a _CANDIDATE: "ill" alone is also "will", "still" and "fill".
-_KEYWORD_SCANS = ((re.compile(b'ill'), frozenset(b'Kk')), (re.compile(b'SIG'), None))
-_CANDIDATE = re.compile(r'[Kk]ill|SIG')
-_CANDIDATE_BYTES = re.compile(br'[Kk]ill|SIG')
+# "mmand: " rather than "command: ": the search runs over every byte for the first one, and "m" is rarer.
+_KEYWORD_SCANS = ((_Lazy(b'ill'), frozenset(b'Kk')), (_Lazy(b'SIG'), None), (_Lazy(b'mmand: '), None))
+# The kernel's own logs (kern.log, the ring buffer) hold no userspace killer's lines: their scan skips the
+# third search, which costs as much as each of the others and finds only nohang's command lines.
+_KERNEL_KEYWORD_SCANS = _KEYWORD_SCANS[:2]
+_CANDIDATE = _Lazy(r'[Kk]ill|SIG|mmand: ')
+_CANDIDATE_BYTES = _Lazy(br'[Kk]ill|SIG|mmand: ')
 # How many lines before a record the parser may look back at: nohang's victim block and
 # systemd-oomd's "attempting to kill PID" lines are printed just before the record they belong to.
 LOOKBACK = 24
@@ -66,17 +94,17 @@ _BSD = r'[^\W\d_]{3,5}\.? [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?'
 # "host prog[pid]: " after a wall-clock time; busybox adds "facility.level" before the program.
 _HOST_PROG = (r':?(?:\s+(?:(?P<host>[^\s:]+)\s+)?(?:[a-z]+\.[a-z]+\s+)?'
               r'(?P<prog>[^\s:\[\]]+)(?:\[\d+\])?:(?=\s|$))?')
-_RFC5424 = re.compile(r'<\d{1,3}>1 (?P<wall>' + _ISO + r') (?P<host>\S+) (?P<prog>\S+) \S+ \S+ (?:-|(?:\[[^\]]*\])+)')
+_RFC5424 = _Lazy(r'<\d{1,3}>1 (?P<wall>' + _ISO + r') (?P<host>\S+) (?P<prog>\S+) \S+ \S+ (?:-|(?:\[[^\]]*\])+)')
 # journalctl -o short-full: "Thu 2024-02-04 02:28:44 UTC host prog[pid]:"
-_FULL = re.compile(r'(?P<wall>[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z][\w+-]*)' + _HOST_PROG)
-_ISO_PREFIX = re.compile(r'(?P<wall>' + _ISO + r')' + _HOST_PROG)
-_BSD_PREFIX = re.compile(r'(?P<wall>' + _BSD + r')' + _HOST_PROG)
+_FULL = _Lazy(r'(?P<wall>[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [A-Za-z][\w+-]*)' + _HOST_PROG)
+_ISO_PREFIX = _Lazy(r'(?P<wall>' + _ISO + r')' + _HOST_PROG)
+_BSD_PREFIX = _Lazy(r'(?P<wall>' + _BSD + r')' + _HOST_PROG)
 # Android logcat: threadtime "02-04 02:28:44.123  1234  1235 I tag: ", time "02-04 02:28:44.123 I/tag( 1234): "
-_LOGCAT = re.compile(r'(?P<wall>\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s+(?:\d+\s+\d+\s+[VDIWEFA] (?P<prog>[^:]*?)\s*:|'
-                     r'[VDIWEFA]/(?P<prog2>[^(:]*?)\(\s*\d+\):)')
+_LOGCAT = _Lazy(r'(?P<wall>\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\s+(?:\d+\s+\d+\s+[VDIWEFA] (?P<prog>[^:]*?)\s*:|'
+                r'[VDIWEFA]/(?P<prog2>[^(:]*?)\(\s*\d+\):)')
 # Wall-clock prefixes by the first character of the line: a digit, "<" or a capital letter.
 _WALL_PREFIXES = {'0': (_ISO_PREFIX, _LOGCAT), '<': (_RFC5424,), 'A': (_BSD_PREFIX, _FULL)}
-_KERNEL_PREFIX = re.compile(
+_KERNEL_PREFIX = _Lazy(
     r'<\d{1,3}>'
     r'|\d+,\d+,(?P<usec>\d+),[^;]*;'
     r'|(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local\d)\s*:'
@@ -91,13 +119,13 @@ _KERNEL_PREFIX = re.compile(
 )
 # The characters _KERNEL_PREFIX can start with.
 _KERNEL_PREFIX_FIRST = frozenset('<[0123456789_.-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
-_QUOTE = re.compile(r'[ \t]*(?:>[ \t]?)+')
-_INDENT = re.compile(r'[ \t]*')
-_ANSI = re.compile(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
+_QUOTE = _Lazy(r'[ \t]*(?:>[ \t]?)+')
+_INDENT = _Lazy(r'[ \t]*')
+_ANSI = _Lazy(r'(?:\x1b|#033|\\033|\\x1b|\\e)\[[0-9;]*m')
 # What every _ANSI match holds; a line without them (most) skips the search, which cannot skip ahead.
 _ANSI_MARKS = ('\x1b', '#033', '\\')
 # Newlines inside one record as /dev/kmsg (\x0a) and rsyslog (#012) escape them.
-_NEWLINE_ESCAPES = re.compile(r'\\x0a|#012')
+_NEWLINE_ESCAPES = _Lazy(r'\\x0a|#012')
 
 
 class Line(object):
@@ -217,9 +245,9 @@ class Wrapped(object):
     def __init__(self, fields, refill, complete=None, unspaced=False):
         self.fields = fields
         self.refill = refill
-        self.complete = re.compile(complete) if complete else None
+        self.complete = _Lazy(complete) if complete else None
         self.unspaced = unspaced
-        self._next = re.compile(r'\s*%s(?:%s)\b' % (',?' if unspaced else '', '|'.join(fields)))
+        self._next = _Lazy(r'\s*%s(?:%s)\b' % (',?' if unspaced else '', '|'.join(fields)))
 
     def take(self, parser, record, line):
         """Whether the line goes on with the record; if so, it is taken in."""
@@ -286,7 +314,7 @@ class MultiLine(object):
 # What the formats share
 
 # Userspace killers print the victim's resident size in MiB.
-_VMRSS_MIB = re.compile(r'\bVmRSS:?\s*(?P<mib>\d+) MiB')
+_VMRSS_MIB = _Lazy(r'\bVmRSS:?\s*(?P<mib>\d+) MiB')
 # How many lines after a userspace send may hold its failure (the window 'send').
 _SEND_WINDOW = 3
 
@@ -347,8 +375,8 @@ def _looks_cut(text):
 
 
 # A wrap without a lost blank: inside a word or number, or at a "key:" or "key=".
-_HARD_WRAP_BEFORE = re.compile(r'(?:[:=/_-]|\d)$')
-_HARD_WRAP_AFTER = re.compile(r'^(?:kB\b|\d)')
+_HARD_WRAP_BEFORE = _Lazy(r'(?:[:=/_-]|\d)$')
+_HARD_WRAP_AFTER = _Lazy(r'^(?:kB\b|\d)')
 
 
 def _join(text, continuation, hard=False):
@@ -448,6 +476,8 @@ class KillLogParser(object):
         return out
 
     def _tick(self):
+        if not self.windows:
+            return
         for window in list(self.windows):
             self.windows[window] -= 1
             if not self.windows[window]:
@@ -465,7 +495,8 @@ class KillLogParser(object):
         """A kill dict (KILL_FIELDS) from this line."""
         return {
             'time': line.time, 'killer': killer, 'pid': pid, 'comm': comm, 'adj': None,
-            'rss_kb': None, 'signal': None, 'cgroup': None, 'source': self.source, 'lines': [line.raw],
+            'rss_kb': None, 'signal': None, 'cgroup': None, 'uid': None, 'trigger': None, 'action': None,
+            'source': self.source, 'lines': [line.raw],
         }
 
     def start(self, rule, kill, line, text, lines=None):
@@ -487,9 +518,9 @@ class KillLogParser(object):
                 del self.held[index]
                 return
 
-    def lines_back(self):
-        """The up to LOOKBACK lines before the current one, oldest first, as text."""
-        history = self._history() if callable(self._history) else list(self._history)
+    def lines_back(self, count=LOOKBACK):
+        """The up to `count` (at most LOOKBACK) lines before the current one, oldest first, as text."""
+        history = self._history(count) if callable(self._history) else list(self._history)[-count:]
         return [line.decode('utf-8', 'replace') if isinstance(line, bytes) else line for line in history]
 
     # -- one logical line ---------------------------------------------------
@@ -544,18 +575,23 @@ class KillLogParser(object):
 # lowmemorykiller: "send sigkill to PID (COMM), adj N, size PAGES" (2.6 to 4.4); "Killing 'COMM' (PID),
 # adj N," then "to free NkB ..." lines (4.9 and vendors; Android 8 and 9 lmkd add a uid)
 
-_LMK_SEND = re.compile(r'send sigkill to (?P<pid>\d+)\b')
-_LMK_SEND_COMM = re.compile(r'\s*\((?P<comm>.*)\), adj|\s*\((?P<comm2>[^)]*)\)')
-_LMK_SIZE = re.compile(r'\bsize (?P<size>\d+)(?P<unit>\s*Byte|\s*kB)?')
+_LMK_SEND = _Lazy(r'send sigkill to (?P<pid>\d+)\b')
+_LMK_SEND_COMM = _Lazy(r'\s*\((?P<comm>.*)\), adj|\s*\((?P<comm2>[^)]*)\)')
+_LMK_SIZE = _Lazy(r'\bsize (?P<size>\d+)(?P<unit>\s*Byte|\s*kB)?')
 _LMK_SEND_RECORD = Wrapped(('adj', 'size'), complete=r'size \d+(?:\s*Byte\(s\)|\s*kB)?\s*$',
                            refill=lambda parser, record: _lmk_send_fields(record.kill, record.text, parser.page_size))
-_KILLING = re.compile(r"Killing '(?P<comm>.*?)' \((?P<pid>\d+)\)(?: \(tgid (?P<tgid>\d+)\))?,(?P<uid> uid \d+)?")
-_SCORE_ADJ = re.compile(r'\b(?:oom_)?score_adj:?\s*(?P<adj>-?\d+)')
-_ADJ = re.compile(r'\badj:?\s*(?P<adj>-?\d+)')
-_TO_FREE = re.compile(r'\bto free (?P<kb>\d+)\s*kB')
-_KILLING_RECORD = MultiLine(
-    lambda parser, record: _set_known(record.kill, rss_kb=_number(_TO_FREE, record.text)),
-    more=re.compile(r'\s*(?:to free|cache |Free |Total |GFP |is_kswapd|Slab |swap|file |reclaim)'))
+_KILLING = _Lazy(r"Killing '(?P<comm>.*?)' \((?P<pid>\d+)\)(?: \(tgid (?P<tgid>\d+)\))?,(?: uid (?P<uid>\d+))?")
+_SCORE_ADJ = _Lazy(r'\b(?:oom_)?score_adj:?\s*(?P<adj>-?\d+)')
+_ADJ = _Lazy(r'\badj:?\s*(?P<adj>-?\d+)')
+_TO_FREE = _Lazy(r'\bto free (?P<kb>\d+)\s*kB')
+# What made it kill: the kernel driver and lmkd before Android 9 print the cache below a threshold, lmkd
+# of Android 8 the memory pressure level.
+_KILLING_TRIGGER = _Lazy(r'\b(?:cache \d+\s*kB is below limit \d+\s*kB for oom_(?:score_)?adj -?\d+'
+                         r'|system is under \w+ memory pressure(?: oom_adj -?\d+| \(min_oom_adj=-?\d+\))?)')
+# lmkd says "to free NkB because ..."; the kernel driver "to free NkB on behalf of 'COMM' (PID) because".
+_LMKD_BECAUSE = _Lazy(r'\bto free \d+\s*kB because')
+_KILLING_RECORD = MultiLine(lambda parser, record: _killing_fields(record.kill, record.text),
+                            more=_Lazy(r'\s*(?:to free|cache |Free |Total |GFP |is_kswapd|Slab |swap|file |reclaim)'))
 
 
 def _lmk_send_fields(kill, text, page_size):
@@ -582,61 +618,94 @@ def _on_lmk_send(parser, line, match):
     return parser.start(_LMK_SEND_RECORD, kill, line, text)
 
 
+def _killing_fields(kill, text):
+    """The fields of a "Killing" record's later lines, from its text so far."""
+    _set_known(kill, rss_kb=_number(_TO_FREE, text), trigger=_group(_KILLING_TRIGGER, text, 0))
+    if kill['killer'] != 'lmkd' and _LMKD_BECAUSE.search(text):
+        kill['killer'] = 'lmkd'  # lmkd of Android 4.4 to 7 prints no uid
+
+
 @_declare(("Killing '",), _KILLING, starts=('Killing',))
 def _on_killing(parser, line, match):
     pid = match.group('tgid') or match.group('pid')
-    killer = 'lmkd' if match.group('uid') else 'lowmemorykiller'
-    kill = parser.new_kill(killer, line, pid=int(pid), comm=match.group('comm'))
+    uid = match.group('uid')
+    kill = parser.new_kill('lmkd' if uid else 'lowmemorykiller', line, pid=int(pid), comm=match.group('comm'))
+    kill['uid'] = int(uid) if uid else None
     # The victim's adj is on the first line; "for oom_score_adj N" further on is the threshold's.
     header = line.body[match.end():].split(' to free ')[0]
     adj = _SCORE_ADJ.search(header) or _ADJ.search(header)
     kill['adj'] = int(adj.group('adj')) if adj else None
-    kill['rss_kb'] = _number(_TO_FREE, line.body)
+    _killing_fields(kill, line.body)
     return parser.start(_KILLING_RECORD, kill, line, line.body)
 
 
 # ---------------------------------------------------------------------------
-# Android lmkd (10 and later): "Kill 'COMM' (PID), uid N, oom_score_adj N to free NkB rss, ..."
+# Android lmkd (9 and later): "Kill 'COMM' (PID), uid N, oom_adj N to free NkB[; reason: ...]" (oom_score_adj
+# and "kB rss, NkB swap" from Android 12); lmkd of Android 9 and 10 printed what triggered a round of kills
+# after it: "Reclaimed NkB, cache(NkB) and free(NkB)-reserved(NkB) below min(NkB) for oom_adj N".
 
-_LMKD_KILL = re.compile(r"\bKill '(?P<comm>.*?)' \((?P<pid>\d+)\), uid \d+, (?:oom_score_adj|oom_adj) (?P<adj>-?\d+)")
-_LMKD_RECORD = Wrapped(('to free', 'reason'),
-                       refill=lambda parser, record: record.kill.update(rss_kb=_number(_TO_FREE, record.text)))
+_LMKD_KILL = _Lazy(r"\bKill '(?P<comm>.*?)' \((?P<pid>\d+)\), uid (?P<uid>\d+), (?:oom_score_adj|oom_adj) (?P<adj>-?\d+)")
+_LMKD_REASON = _Lazy(r';\s*reason:\s*(?P<reason>.*?)\s*$')
+_LMKD_RECORD = Wrapped(('to free', 'reason'), refill=lambda parser, record: _lmkd_fields(record.kill, record.text))
+_LMKD_RECLAIMED = _Lazy(r'\b(?:Reclaimed|Killing to reclaim \d+\s*kB, reclaimed) \d+\s*kB, (?P<why>cache\(.*\) below min\(.*)$')
+# How many lines after lmkd's last kill may hold its "Reclaimed" line (the window 'lmkd').
+_RECLAIMED_WINDOW = 4
+
+
+def _lmkd_fields(kill, text):
+    _set_known(kill, rss_kb=_number(_TO_FREE, text), trigger=_group(_LMKD_REASON, text, 'reason'))
 
 
 @_declare(("Kill '",), _LMKD_KILL, starts=('Kill',))
 def _on_lmkd(parser, line, match):
     kill = parser.new_kill('lmkd', line, pid=int(match.group('pid')), comm=match.group('comm'))
     kill['adj'] = int(match.group('adj'))
-    kill['rss_kb'] = _number(_TO_FREE, line.body)
+    kill['uid'] = int(match.group('uid'))
+    _lmkd_fields(kill, line.body)
+    if kill['trigger'] is None:
+        parser.windows['lmkd'] = _RECLAIMED_WINDOW  # lmkd of Android 9 and 10 says why after the kills
     return parser.start(_LMKD_RECORD, kill, line, line.body)
+
+
+@_declare(('eclaim',), _LMKD_RECLAIMED, standalone=False, late='lmkd')
+def _on_lmkd_reclaimed(parser, line, match):
+    """The trigger of the kills just before it that printed none (the kills of one round)."""
+    for kill in reversed(parser.held):
+        if kill['killer'] != 'lmkd' or kill['trigger'] is not None:
+            break
+        kill['trigger'] = match.group('why')
+        _add_line(kill['lines'], line.raw)
+    return True
 
 
 # ---------------------------------------------------------------------------
 # The kernel OOM killer: "Killed process PID (COMM) ..." and "Kill process PID (COMM) sharing same memory";
 # the OOM event's other lines (summary, memory cgroup, then oom_reaper) add to them. parser.state['oom']
-# is the OOM event being printed: {memcg, summary, task_in, killer}, when known.
+# is the OOM event being printed: {memcg, summary, task_in, limit, message, killer}, when known.
 
-_OOM_KILLED = re.compile(r'Killed process (?P<pid>\d+)\b')
-_OOM_COMM = re.compile(r' \((?P<comm>.*?)\)(?=[.,]?(?:\s|$))')
-_OOM_SCORE_ADJ = re.compile(r'\boom_score_adj:\s*(-?\d+)')
-_OOM_RSS = tuple(re.compile(r'\b%s:\s*(?P<kb>\d+)\s*kB' % name) for name in ('anon-rss', 'file-rss', 'shmem-rss'))
+_OOM_KILLED = _Lazy(r'Killed process (?P<pid>\d+)\b')
+# RHEL 6 (2.6.32) prints the uid before the name: "Killed process PID, UID N, (COMM) total-vm:..."
+_OOM_COMM = _Lazy(r'(?:, UID (?P<uid>\d+),)? \((?P<comm>.*?)\)(?=[.,]?(?:\s|$))')
+_OOM_UID = _Lazy(r'\bUID:\s*(\d+)')
+_OOM_SCORE_ADJ = _Lazy(r'\boom_score_adj:\s*(-?\d+)')
+_OOM_RSS = tuple(_Lazy(r'\b%s:\s*(?P<kb>\d+)\s*kB' % name) for name in ('anon-rss', 'file-rss', 'shmem-rss'))
 _OOM_KILLED_RECORD = Wrapped(
     ('total-vm', 'vsz', 'anon-rss', 'file-rss', 'shmem-rss', 'UID', 'pgtables', 'oom_score_adj'),
     complete=r'(?:(?:file|shmem)-rss:\s*\d+\s*kB|oom_score_adj:\s*-?\d+|\))\.?\s*$',
     refill=lambda parser, record: _oom_fields(record.kill, record.text))
 # How many lines after an OOM kill may still hold its oom_reaper line (the window 'oom-kill').
 _REAPER_WINDOW = 8
-_OOM_SHARING = re.compile(r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) sharing same memory')
-_OOM_CANDIDATE = re.compile(r'[Kk]ill process \d+ \(.*\) score -?\d+')
-_OOM_SUMMARY = re.compile(r'oom-kill:(?P<fields>\S.*)')
-_SUMMARY_TASK = re.compile(r',task=(?P<comm>.*),pid=(?P<pid>\d+)(?:,uid=\d+)?')
+_OOM_SHARING = _Lazy(r'Kill process (?P<pid>\d+) \((?P<comm>.*)\) sharing same memory')
+_OOM_CANDIDATE = _Lazy(r'[Kk]ill process \d+ \(.*\) (?:with )?score -?\d+')
+_OOM_SUMMARY = _Lazy(r'oom-kill:(?P<fields>\S.*)')
+_SUMMARY_TASK = _Lazy(r',task=(?P<comm>.*),pid=(?P<pid>\d+)(?:,uid=(?P<uid>\d+))?')
 _SUMMARY_RECORD = Wrapped(
     ('nodemask', 'cpuset', 'mems_allowed', 'global_oom', 'oom_memcg', 'task_memcg', 'task', 'pid', 'uid'),
     complete=r'uid=\d+\s*$', unspaced=True,
     refill=lambda parser, record: parser.state['oom'].update(summary=dict(_summary_fields(record.text), lines=record.lines)))
-_OOM_TASK_IN = re.compile(r'Task in (?P<cgroup>\S+) killed as a result of limit of (?P<limit>\S+)')
-_OOM_INVOKED = re.compile(r'invoked oom-killer')
-_OOM_REAPER = re.compile(r'oom_reaper: reaped process (?P<pid>\d+)\b')
+_OOM_TASK_IN = _Lazy(r'Task in (?P<cgroup>\S+) killed as a result of limit of (?P<limit>\S+)')
+_OOM_INVOKED = _Lazy(r'invoked oom-killer')
+_OOM_REAPER = _Lazy(r'oom_reaper: reaped process (?P<pid>\d+)\b')
 
 
 def _oom_fields(kill, text):
@@ -647,11 +716,13 @@ def _oom_fields(kill, text):
     if anon is not None and file_rss is not None:
         kill['rss_kb'] = anon + file_rss + (shmem or 0)
     kill['adj'] = _number(_OOM_SCORE_ADJ, text)
+    uid = comm.group('uid') if comm else None
+    _set_known(kill, uid=int(uid) if uid else _number(_OOM_UID, text))
 
 
 def _summary_fields(text):
     summary = {}
-    for key in ('constraint', 'task_memcg'):
+    for key in ('constraint', 'oom_memcg', 'task_memcg'):
         match = re.search(r'(?:^|,)%s=([^,]*)' % key, text)
         if match:
             summary[key] = match.group(1)
@@ -659,8 +730,32 @@ def _summary_fields(text):
     if task:
         summary['comm'] = task.group('comm')
         summary['pid'] = int(task.group('pid'))
+        summary['uid'] = int(task.group('uid')) if task.group('uid') else None
     summary['cgroup'] = summary.get('task_memcg') or None
     return summary
+
+
+def _oom_message(text):
+    """The kernel's reason printed before a kill or a candidate ("Out of memory", "Memory cgroup out of
+    memory", "No available memory (MPOL_BIND)"...), or None."""
+    message = text.strip().rstrip(':').strip().rpartition(': ')[2]
+    return message if 'emory' in message else None
+
+
+def _oom_trigger(message, event, summary):
+    """What made the kernel kill: its message, with the constraint of the oom-kill summary (4.19 and
+    later) or the limit of the memory cgroup (earlier kernels) when they were printed."""
+    details = []
+    if summary.get('constraint'):
+        details.append('constraint=' + summary['constraint'])
+        if summary.get('oom_memcg'):
+            details.append('oom_memcg=' + summary['oom_memcg'])
+    elif event.get('limit'):
+        details.append('limit of ' + event['limit'])
+    message = message or event.get('message')
+    if details:
+        return '%s (%s)' % (message, ', '.join(details)) if message else ', '.join(details)
+    return message
 
 
 @_declare(('Killed process',), _OOM_KILLED, starts=('Killed',))
@@ -672,30 +767,38 @@ def _on_oom_killed(parser, line, match):
              or summary.get('constraint') == 'CONSTRAINT_MEMCG')
     killer = 'cgroup-oom' if memcg else 'oom-killer'
     kill = parser.new_kill(killer, line, pid=pid)
-    if summary.get('pid') == pid:
+    if summary.get('pid') != pid:
+        summary = {}
+    else:
         kill['lines'][:0] = summary['lines'][:MAX_RECORD_LINES // 2]
         kill['cgroup'] = summary.get('cgroup')
+        kill['uid'] = summary.get('uid')
     kill['cgroup'] = kill['cgroup'] or event.get('task_in')
     text = line.body[match.end():]
     _oom_fields(kill, text)
-    if kill['comm'] is None and summary.get('pid') == pid:
+    if kill['comm'] is None:
         kill['comm'] = summary.get('comm')
-    parser.state['oom'] = {'killer': killer}
+    kill['trigger'] = _oom_trigger(_oom_message(line.body[:match.start()]), event, summary)
+    parser.state['oom'] = {'killer': killer, 'trigger': kill['trigger']}
     parser.windows['oom-kill'] = _REAPER_WINDOW
     return parser.start(_OOM_KILLED_RECORD, kill, line, text)
 
 
 @_declare(('sharing same memory',), _OOM_SHARING, starts=('Kill',))
 def _on_sharing(parser, line, match):
-    parser.hold(parser.new_kill(parser.state['oom'].get('killer', 'oom-killer'), line,
-                                pid=int(match.group('pid')), comm=match.group('comm')))
+    event = parser.state['oom']
+    kill = parser.new_kill(event.get('killer', 'oom-killer'), line, pid=int(match.group('pid')), comm=match.group('comm'))
+    kill['trigger'] = event.get('trigger')
+    parser.hold(kill)
     return True
 
 
 @_declare(('ill process',), _OOM_CANDIDATE, starts=('Kill', 'kill'))
 def _on_candidate(parser, line, match):
+    event = parser.state['oom']
     if 'Memory cgroup' in line.body:
-        parser.state['oom']['memcg'] = True
+        event['memcg'] = True
+    event['message'] = _oom_message(line.body[:match.start()]) or event.get('message')
     return True
 
 
@@ -709,6 +812,7 @@ def _on_summary(parser, line, match):
 @_declare(('killed as a result',), _OOM_TASK_IN, starts=('killed',))
 def _on_task_in(parser, line, match):
     parser.state['oom']['task_in'] = match.group('cgroup')
+    parser.state['oom']['limit'] = match.group('limit')
     return True
 
 
@@ -733,22 +837,32 @@ def _on_reaper(parser, line, match):
 # "escalating to SIGKILL", and a send that failed or was a dry run. parser.state['earlyoom']['last'] is
 # the last kill, which these two lines are about.
 
-_EARLYOOM_SEND = re.compile(r'\bsending (?P<signal>SIG[A-Z0-9]+|\d+ \(no-op signal\)) to process (?P<pid>\d+)'
-                            r'(?: uid \d+)? "(?P<rest>.*)')
-_EARLYOOM_COMM = re.compile(r'(?P<comm>.*?)": (?=badness|oom_score)|(?P<comm2>.*)"')
-_EARLYOOM_ADJ = re.compile(r'\boom_score_adj (-?\d+)')
+_EARLYOOM_SEND = _Lazy(r'\bsending (?P<signal>SIG[A-Z0-9]+|\d+ \(no-op signal\)) to process (?P<pid>\d+)'
+                       r'(?: uid (?P<uid>\d+))? "(?P<rest>.*)')
+_EARLYOOM_COMM = _Lazy(r'(?P<comm>.*?)": (?=badness|oom_score)|(?P<comm2>.*)"')
+_EARLYOOM_ADJ = _Lazy(r'\boom_score_adj (-?\d+)')
 _EARLYOOM_RECORD = Wrapped(
     ('badness', 'oom_score', 'oom_score_adj', 'VmRSS', 'cmdline'), complete=r'(?:cmdline ".*"|VmRSS \d+ MiB)\s*$',
     refill=lambda parser, record: _earlyoom_fields(record.kill, record.text))
-_EARLYOOM_V12 = re.compile(r"Killing process '(?P<comm>.*)' with signal (?P<signal>\d+), pid: (?P<pid>\d+)")
-_EARLYOOM_V11 = re.compile(r'Killing process: (?P<comm>.*), pid: (?P<pid>\d+), badness')
-_EARLYOOM_OLD = re.compile(r'[Kk]illing process\b')
-_EARLYOOM_V13RC = re.compile(r'killing process (?P<pid>\d+) "(?P<comm>.*)" with signal (?P<signal>\d+)')
-_EARLYOOM_V0 = re.compile(r'^Killing process (?P<pid>\d+) (?P<comm>\S.*?)\s*$')
-_EARLYOOM_ESCALATE = re.compile(r'escalating to (?P<signal>SIG[A-Z]+) after')
+_EARLYOOM_V12 = _Lazy(r"Killing process '(?P<comm>.*)' with signal (?P<signal>\d+), pid: (?P<pid>\d+)")
+_EARLYOOM_V11 = _Lazy(r'Killing process: (?P<comm>.*), pid: (?P<pid>\d+), badness')
+_EARLYOOM_OLD = _Lazy(r'[Kk]illing process\b')
+_EARLYOOM_V13RC = _Lazy(r'killing process (?P<pid>\d+) "(?P<comm>.*)" with signal (?P<signal>\d+)')
+_EARLYOOM_V0 = _Lazy(r'^Killing process (?P<pid>\d+) (?P<comm>\S.*?)\s*$')
+_EARLYOOM_ESCALATE = _Lazy(r'escalating to (?P<signal>SIG[A-Z]+) after')
+# The line printed just before a kill with what made earlyoom act: "low memory! at or below SIGTERM limits:
+# mem N%, swap N%" (1.3 on), "Low memory! At or below sigterm limits (mem: N %, swap: N %)" (1.2), "Out of
+# memory! mem min: N MiB, swap min: N MiB" (1.1), "Out of memory! avail: N MiB < min: N MiB" (0.6 to 1.0).
+_EARLYOOM_TRIGGER = _Lazy(r'(?:[Ll]ow [Mm]emory|Out of memory)! (?P<why>.*?)\s*$')
+# How far back it may be (debug output can come between), and what the lines of earlier kills hold: the
+# trigger line before one is that kill's.
+_EARLYOOM_TRIGGER_LINES = 8
+_EARLYOOM_KILL_WORDS = ('sending SIG', 'illing process', 'escalating to')
+# -g: the signal goes to the victim's whole process group (1.7 on), printed after the send.
+_EARLYOOM_GROUP = _Lazy(r'killing whole process group (?P<pgid>\d+)')
 # No signal went out: a dry run, or kill(2) refused (EPERM) or found no process (ESRCH). "kill failed: Timer
 # expired" means the signal went out but the process did not exit in time.
-_EARLYOOM_FAILED = re.compile(r'dryrun, not actually sending|\bkill(?:\(\))? failed.*(?:not permitted|No such process)')
+_EARLYOOM_FAILED = _Lazy(r'dryrun, not actually sending|\bkill(?:\(\))? failed.*(?:not permitted|No such process)')
 
 
 def _earlyoom_fields(kill, rest):
@@ -759,7 +873,21 @@ def _earlyoom_fields(kill, rest):
     kill['adj'] = _number(_EARLYOOM_ADJ, rest)
 
 
+def _earlyoom_trigger(parser, line):
+    """What made earlyoom act, from the line it printed just before the kill (None when not there)."""
+    for before in reversed(parser.lines_back(_EARLYOOM_TRIGGER_LINES)):
+        if 'emory!' in before:
+            prefix = split_prefix(before)
+            match = _EARLYOOM_TRIGGER.search(prefix.body)
+            if match and prefix.program in (None, line.program):
+                return match.group('why')
+        if _holds_any(before, _EARLYOOM_KILL_WORDS):
+            return None
+    return None
+
+
 def _earlyoom_sent(parser, kill, line, text):
+    kill['trigger'] = _earlyoom_trigger(parser, line)
     parser.state['earlyoom']['last'] = kill
     parser.windows['send'] = _SEND_WINDOW
     return parser.start(_EARLYOOM_RECORD, kill, line, text)
@@ -772,6 +900,7 @@ def _on_earlyoom_send(parser, line, match):
         return True  # earlyoom's start-up self-test "sends" signal 0
     kill = parser.new_kill('earlyoom', line, pid=int(match.group('pid')))
     kill['signal'] = signal
+    kill['uid'] = int(match.group('uid')) if match.group('uid') else None
     _earlyoom_fields(kill, match.group('rest'))
     return _earlyoom_sent(parser, kill, line, match.group('rest'))
 
@@ -800,7 +929,18 @@ def _on_earlyoom_old(parser, line, match):
 def _on_escalate(parser, line, match):
     last = parser.state['earlyoom'].get('last')
     if last is not None:
-        _earlyoom_sent(parser, dict(last, time=line.time, signal=match.group('signal'), lines=[line.raw]), line, '')
+        escalated = dict(last, time=line.time, signal=match.group('signal'), lines=[line.raw])
+        _earlyoom_sent(parser, escalated, line, '')
+        escalated['trigger'] = last['trigger']  # the escalation is the same low-memory event's
+    return True
+
+
+@_declare(('whole process group',), _EARLYOOM_GROUP, standalone=False)
+def _on_process_group(parser, line, match):
+    last = parser.state['earlyoom'].get('last')
+    if last is not None and 'send' in parser.windows:
+        last['action'] = 'process group ' + match.group('pgid')
+        _add_line(last['lines'], line.raw)
     return True
 
 
@@ -817,16 +957,23 @@ def _on_send_failed(parser, line, match):
 # systemd-oomd: "Killed CGROUP due to memory pressure ..." or "Marked CGROUP for killing due to ...",
 # after "oomd attempting to kill PID with KILL" lines
 
-_OOMD = re.compile(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due to (?:memory|swap)')
+_OOMD = _Lazy(r'\b(?:Killed|Marked) (?P<cgroup>/\S*) (?:for killing )?due to (?P<why>(?:memory|swap).*?)\s*$')
 _OOMD_RECORD = Wrapped(('due to', 'for', 'being', 'with'), complete=r'(?:activity|%)\s*$',
-                       refill=lambda parser, record: _set_known(record.kill, cgroup=_group(_OOMD, record.text, 'cgroup')))
-_OOMD_ATTEMPT = re.compile(r'oomd attempting to kill (?P<pid>\d+) with')
+                       refill=lambda parser, record: _oomd_fields(record.kill, record.text))
+_OOMD_ATTEMPT = _Lazy(r'oomd attempting to kill (?P<pid>\d+) with')
+
+
+def _oomd_fields(kill, text):
+    match = _OOMD.search(text)
+    if match:
+        kill['cgroup'] = match.group('cgroup')
+        kill['trigger'] = match.group('why')
 
 
 @_declare(('due to',), _OOMD, starts=('Killed', 'Marked'))
 def _on_oomd(parser, line, match):
     kill = parser.new_kill('systemd-oomd', line)
-    kill['cgroup'] = match.group('cgroup')
+    _oomd_fields(kill, line.body)
     attempts = []
     for before in reversed(parser.lines_back()):
         if 'due to' in before and _OOMD.search(before):
@@ -841,62 +988,120 @@ def _on_oomd(parser, line, match):
 
 
 # ---------------------------------------------------------------------------
-# nohang: "Sending SIGTERM to the victim" after a victim block (a field per line); in 2018 "Preventing
-# OOM: trying to send the SIGTERM signal to COMM," with "Pid: N, ..." on the next line
+# nohang: an action after a victim block, a header and a field or a few per line, printed just before it.
+# The action sends a signal ("Sending SIGTERM to the victim"; in 2019 "Send SIGTERM to the victim; ...") or
+# runs a command on the victim ("Executing the command: CMD"; earlier "Run the command: CMD", "Execute the
+# command: CMD", "Execute command: CMD"). Before the block, the thresholds that made nohang act
+# ("MemAvailable [...] <= soft_threshold_min_mem [...]"). Its first version (June 2018) printed "Preventing
+# OOM: trying to send the SIGTERM signal to COMM," with "Pid: N, ..." on the next line.
 
-_NOHANG_SEND = re.compile(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
-_NOHANG_VICTIM = re.compile(r'Victim (?:status|information) \(found in|Found a process with highest badness')
+_NOHANG_SEND = _Lazy(r'\bSend(?:ing)? (?P<signal>SIG[A-Z]+) to the victim')
+_NOHANG_COMMAND = _Lazy(r'\b(?:Execut(?:e|ing)(?: the)? command|Run the command): (?P<command>\S.*?)\s*$')
+_NOHANG_ACTION = _Lazy(_NOHANG_SEND.pattern + '|' + _NOHANG_COMMAND.pattern)
+_NOHANG_VICTIM = _Lazy(r'Victim (?:status|information) \(found in|Found (?:a|the) (?:process|victim) with highest badness'
+                       r'|Finding the process with the highest badness|\bVictim is |\bis a victim,')
 # (field, the strings a match holds: a line without one skips the search, which \b keeps from skipping ahead, pattern)
 _NOHANG_FIELDS = (
-    ('pid', ('PID:', 'Pid:'), re.compile(r'\b(?:PID|Pid):\s*(?P<v>\d+)')),
-    ('comm', ('ame:',), re.compile(r'\b[Nn]ame:\s*(?P<v>.*?)(?:, state:|$)')),
-    ('adj', ('oom_score_adj:',), re.compile(r'\boom_score_adj:\s*(?P<v>-?\d+)')),
-    ('rss_mib', ('RSS:',), re.compile(r'\b(?:VmRSS|RSS):\s*(?P<v>\d+)')),
-    ('cgroup_v2', ('cgroup_v2:',), re.compile(r'\bcgroup_v2:\s*(?P<v>\S+)')),
-    ('cgroup_v1', ('cgroup_v1:', 'CGroup:'), re.compile(r'\b(?:cgroup_v1|CGroup):\s*(?P<v>\S+)')),
+    ('pid', ('PID:', 'Pid:', 'pid:'), _Lazy(r'\b(?:PID|Pid|pid):\s*(?P<v>\d+)')),
+    ('comm', ('ame:',), _Lazy(r'\b[Nn]ame:\s*(?P<v>.*?)(?:, (?:state|badness):|$)')),
+    ('comm', ('Victim is ',), _Lazy(r'\bVictim is (?P<v>.*?), pid:')),
+    ('comm', ('is a victim',), _Lazy(r'\bProcess (?P<v>.*?) is a victim,')),
+    ('uid', ('UID:', 'Uid:'), _Lazy(r'\bE?(?:UID|Uid):\s*(?P<v>\d+)')),
+    ('adj', ('oom_score_adj:',), _Lazy(r'\boom_score_adj:\s*(?P<v>-?\d+)')),
+    ('rss_mib', ('RSS:',), _Lazy(r'\b(?:VmRSS|RSS):\s*(?P<v>\d+)')),
+    ('cgroup_v2', ('cgroup_v2:', 'CGroup_v2:'), _Lazy(r'\b(?:cgroup_v2|CGroup_v2):\s*(?P<v>\S+)')),
+    ('cgroup_v1', ('cgroup_v1:', 'CGroup_v1:', 'CGroup:'), _Lazy(r'\b(?:cgroup_v1|CGroup_v1|CGroup):\s*(?P<v>\S+)')),
 )
-_NOHANG_2018 = re.compile(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
-                          r'(?:blacklisted process )?(?P<comm>.*?),(?:\s*Pid: (?P<pid>\d+))?')
-_NOHANG_PID = re.compile(r'\bPid: (\d+)')
-_NOHANG_FAILED = re.compile(r'died before corrective action|Cannot send a signal|[Nn]o such process')
-# The send's next lines say whether it failed; the 2018 form's give the victim's fields, the last one's win.
+_NOHANG_NUMBERS = ('pid', 'uid', 'adj', 'rss_mib')
+# What a victim header or an action line holds, and what a threshold line does (cheap tests before a split).
+_NOHANG_MARKS = ('ictim', 'badness', 'command: ')
+_NOHANG_COMPARISONS = (' <= ', ' >= ', ' > ')
+# A threshold crossed: "MemAvailable [N MiB, N %] <= soft_threshold_min_mem [N MiB, N %]" (2019 on), "...
+# <= mem_min_sigterm [...]" (2018), "PSI avg (N) > sigkill_psi_threshold (N)", "MemUsedZram [...] >= ...".
+_NOHANG_THRESHOLD = _Lazy(r'^\s*(?P<t>\S.*?\s(?:<=|>=|>)\s\w*(?:threshold|_min_|_max_)\w*\s*[\[(].*?[\])])\s*$')
+_NOHANG_2018 = _Lazy(r'Preventing OOM: trying to send the (?P<signal>SIG[A-Z]+) signal to '
+                     r'(?:blacklisted process )?(?P<comm>.*?),(?:\s*Pid: (?P<pid>\d+))?')
+_NOHANG_PID = _Lazy(r'\bPid: (\d+)')
+_NOHANG_FAILED = _Lazy(r'died before corrective action|Cannot send a signal|[Nn]o such process|Cannot execute the command')
+# The action's next lines say whether it failed; the 2018 form's give the victim's fields, the last one's win.
 _NOHANG_RECORD = MultiLine(lambda parser, record: _nohang_2018_fields(record.kill, record.text.rpartition('\n')[2]),
                            limit=3, cancel=_NOHANG_FAILED)
 
 
-def _nohang_victim(parser, send):
-    """nohang's victim block, printed in the lines just before its send: {field: value, 'lines': [...]}."""
-    history = parser.lines_back()
+def _nohang_lines(parser, action):
+    """The lines before an action, oldest first, as (raw, split): split is None for a line of another
+    program, else the line split (ANSI colours removed) when first needed (_nohang_split)."""
+    return [[text, False] for text in parser.lines_back()], action.program
+
+
+def _nohang_split(entry, program):
+    """The split line of a history entry (see _nohang_lines), None when another program printed it."""
+    if entry[1] is False:
+        line = split_prefix(entry[0])
+        entry[1] = None if program and line.program not in (None, program) else line.with_body(_strip_ansi(line.body))
+    return entry[1]
+
+
+def _nohang_context(parser, action):
+    """(victim, trigger) of an action: victim is {field: value, 'lines': [...]} from the victim block
+    just before it (None when there is none), trigger the thresholds printed before the block."""
+    history, program = _nohang_lines(parser, action)
     start = None
     for index in range(len(history) - 1, -1, -1):
-        if not ('ictim' in history[index] or 'badness' in history[index]):
+        text = history[index][0]
+        if not _holds_any(text, _NOHANG_MARKS):
             continue  # cheap test before the prefix is split
-        line_prefix = split_prefix(history[index])
-        if send.program and line_prefix.program not in (None, send.program):
+        line = _nohang_split(history[index], program)
+        if line is None:
             continue
-        body = _strip_ansi(line_prefix.body)
-        if _NOHANG_SEND.search(body):
-            break  # the block before an earlier send is that send's
-        if _NOHANG_VICTIM.search(body):
+        if _NOHANG_ACTION.search(line.body):
+            break  # the block before an earlier action is that action's
+        if _NOHANG_VICTIM.search(line.body):
             start = index
             break
-    victim = {'lines': []}
     if start is None:
-        return victim
-    for line in history[start:]:
-        line_prefix = split_prefix(line)
-        if send.program and line_prefix.program not in (None, send.program):
+        return None, None
+    victim = {'lines': []}
+    for entry in history[start:]:
+        line = _nohang_split(entry, program)
+        if line is None:
             continue
-        victim['lines'].append(line)
-        body = _strip_ansi(line_prefix.body)
+        victim['lines'].append(line.raw)
         for key, needles, pattern in _NOHANG_FIELDS:
-            if key in victim or not _holds_any(body, needles):
+            if key in victim or not _holds_any(line.body, needles):
                 continue  # the first line with a field gives it
-            match = pattern.search(body)
+            match = pattern.search(line.body)
             if match:
                 value = match.group('v').strip()
-                victim[key] = int(value) if key in ('pid', 'adj', 'rss_mib') else value
-    return victim
+                victim[key] = int(value) if key in _NOHANG_NUMBERS else value
+    return victim, _nohang_trigger(history[:start], program)
+
+
+def _nohang_trigger(history, program):
+    """The thresholds crossed, from the last run of threshold lines in history (joined by '; '), or None."""
+    found = []
+    for entry in reversed(history):
+        threshold = _holds_any(entry[0], _NOHANG_COMPARISONS)
+        line = _nohang_split(entry, program) if threshold or _holds_any(entry[0], _NOHANG_MARKS) else None
+        match = _NOHANG_THRESHOLD.match(line.body) if threshold and line is not None else None
+        if match:
+            found.insert(0, match.group('t'))
+        elif found or (line is not None and _NOHANG_ACTION.search(line.body)):
+            break
+    return '; '.join(found) or None
+
+
+def _nohang_kill(parser, line, victim, trigger):
+    victim = victim or {'lines': []}
+    kill = parser.new_kill('nohang', line, pid=victim.get('pid'), comm=victim.get('comm'))
+    kill['lines'][:0] = victim['lines'][:MAX_RECORD_LINES - 1]
+    kill['adj'] = victim.get('adj')
+    kill['uid'] = victim.get('uid')
+    kill['rss_kb'] = _mib_to_kb(victim.get('rss_mib'))
+    kill['cgroup'] = victim.get('cgroup_v2') or victim.get('cgroup_v1')
+    kill['trigger'] = trigger
+    parser.windows['send'] = _SEND_WINDOW
+    return kill
 
 
 def _nohang_2018_fields(kill, text):
@@ -907,14 +1112,19 @@ def _nohang_2018_fields(kill, text):
 def _on_nohang_send(parser, line, match):
     if _NOHANG_FAILED.search(line.body):
         return True
-    victim = _nohang_victim(parser, line)
-    kill = parser.new_kill('nohang', line, pid=victim.get('pid'), comm=victim.get('comm'))
-    kill['lines'][:0] = victim.get('lines', [])[:MAX_RECORD_LINES - 1]
+    victim, trigger = _nohang_context(parser, line)
+    kill = _nohang_kill(parser, line, victim, trigger)
     kill['signal'] = match.group('signal')
-    kill['adj'] = victim.get('adj')
-    kill['rss_kb'] = _mib_to_kb(victim.get('rss_mib'))
-    kill['cgroup'] = victim.get('cgroup_v2') or victim.get('cgroup_v1')
-    parser.windows['send'] = _SEND_WINDOW
+    return parser.start(_NOHANG_RECORD, kill, line, line.body)
+
+
+@_declare(('command: ',), _NOHANG_COMMAND)
+def _on_nohang_command(parser, line, match):
+    victim, trigger = _nohang_context(parser, line)
+    if victim is None:
+        return True  # a command run for another reason (a warning, after a kill): no victim block before it
+    kill = _nohang_kill(parser, line, victim, trigger)
+    kill['action'] = 'command ' + match.group('command')
     return parser.start(_NOHANG_RECORD, kill, line, line.body)
 
 
@@ -945,8 +1155,8 @@ _NEEDLES = tuple(sorted(set(needle for needle, _pattern, _handler in _GRAMMARS))
 # blank or one of : ; > ] (or start the line); _cut_tail checks that apart, because a pattern that
 # starts with a literal of each branch is searched several times faster.
 _STARTS = sorted(set(start for grammar in _DECLARED for start in grammar.starts))
-_CUT_TAIL = re.compile(r'(?:%s)(?:\W+[^\s]+){0,4}\W*$' % '|'.join(_STARTS))
-_CUT_TAIL_AFTER = re.compile(r'[\s:;>\]]')
+_CUT_TAIL = _Lazy(r'(?:%s)(?:\W+[^\s]+){0,4}\W*$' % '|'.join(_STARTS))
+_CUT_TAIL_AFTER = _Lazy(r'[\s:;>\]]')
 # The literal words the branches of _CUT_TAIL start with, leaving out those that start with another one.
 _CUT_TAIL_WORDS = set(re.match(r'[\w ]+', start).group() for start in _STARTS)
 _CUT_TAIL_STARTS = tuple(sorted(word for word in _CUT_TAIL_WORDS
@@ -968,13 +1178,15 @@ def parse_lines(lines, page_size=4096, source=None):
     yield from parser.close()
 
 
-def scan_chunks(chunks, page_size=4096, source=None):
+def scan_chunks(chunks, page_size=4096, source=None, userspace=True):
     """Kills found in a log given as byte chunks of any size (e.g. 1 MiB reads), oldest first.
 
     The same kills as parse_lines over the same lines, but a line without a keyword costs nothing:
     each chunk is searched for the keywords once, and only the lines holding one (and the lines the
-    parser asks to follow) are looked at.
+    parser asks to follow) are looked at. userspace=False is for the kernel's own logs: every kill
+    except nohang's command actions is still found, a third faster.
     """
+    scans = _KEYWORD_SCANS if userspace else _KERNEL_KEYWORD_SCANS
     parser = KillLogParser(page_size=page_size, source=source)
     tail = b''
     context = []  # the last LOOKBACK lines before the current chunk, for lookback across chunks
@@ -989,22 +1201,22 @@ def scan_chunks(chunks, page_size=4096, source=None):
         if tail:
             # The line cut by the previous chunk: put it together on its own, not the whole chunk.
             line = tail + chunk[:first + 1]
-            yield from _scan_block(parser, line, 0, len(line), context)
+            yield from _scan_block(parser, line, 0, len(line), context, scans)
             context = _lines_before(line, len(line), context)
             begin = first + 1
         end = chunk.rfind(b'\n') + 1
-        yield from _scan_block(parser, chunk, begin, end, context)
+        yield from _scan_block(parser, chunk, begin, end, context, scans)
         context = _lines_before(chunk, end, context, begin)
         tail = chunk[end:]
     if tail:
-        yield from _scan_block(parser, tail + b'\n', 0, len(tail) + 1, context)
+        yield from _scan_block(parser, tail + b'\n', 0, len(tail) + 1, context, scans)
     yield from parser.close()
 
 
-def _scan_block(parser, block, begin, end, context):
+def _scan_block(parser, block, begin, end, context, scans):
     """Feed the parser the lines of block[begin:end] (whole lines) it needs."""
     starts = set()
-    for pattern, before in _KEYWORD_SCANS:
+    for pattern, before in scans:
         for match in pattern.finditer(block, begin, end):
             found = match.start()
             if before is None or (found > begin and block[found - 1] in before):
@@ -1027,29 +1239,29 @@ def _scan_block(parser, block, begin, end, context):
         pos = stop + 1
 
 
-def _lines_before(block, pos, context, begin=0):
-    """The up to LOOKBACK lines before offset `pos` (a line start) of block[begin:], then of context;
+def _lines_before(block, pos, context, begin=0, count=LOOKBACK):
+    """The up to `count` lines before offset `pos` (a line start) of block[begin:], then of context;
     oldest first."""
     lines = []
-    while pos > begin and len(lines) < LOOKBACK:
+    while pos > begin and len(lines) < count:
         start = max(begin, block.rfind(b'\n', begin, pos - 1) + 1)
         lines.append(block[start:pos - 1].rstrip(b'\r'))
         pos = start
     lines.reverse()
-    if len(lines) < LOOKBACK and context:
-        lines[:0] = context[-(LOOKBACK - len(lines)):]
+    if len(lines) < count and context:
+        lines[:0] = context[-(count - len(lines)):]
     return lines
 
 
 # ---------------------------------------------------------------------------
 # Times
 
-_UPTIME_RE = re.compile(r'^\d+\.\d+$')
-_ISO_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d(?::?\d\d)?)?$')
-_BSD_RE = re.compile(r'^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$')
-_CTIME_RE = re.compile(r'^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$')
-_FULL_RE = re.compile(r'^[A-Z][a-z]{2} (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+)$')
-_LOGCAT_RE = re.compile(r'^(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d+)$')
+_UPTIME_RE = _Lazy(r'^\d+\.\d+$')
+_ISO_RE = _Lazy(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d(?::?\d\d)?)?$')
+_BSD_RE = _Lazy(r'^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$')
+_CTIME_RE = _Lazy(r'^[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})$')
+_FULL_RE = _Lazy(r'^[A-Z][a-z]{2} (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))? (\S+)$')
+_LOGCAT_RE = _Lazy(r'^(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d+)$')
 
 
 def absolute_time(text, year=None, boot_time=None, reference=None):
@@ -1091,7 +1303,7 @@ def absolute_time(text, year=None, boot_time=None, reference=None):
     return None
 
 
-_DURATION = re.compile(r'^(\d+)\s*([smhdw])$')
+_DURATION = _Lazy(r'^(\d+)\s*([smhdw])$')
 _DURATION_SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 _SINCE_FORMATS = ('%Y-%m-%d', '%Y-%m-%d %H:%M', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M', '%Y-%m-%dT%H:%M:%S')
 

@@ -258,12 +258,15 @@ lowmemorykiller:
         - Memory-pressure kills found, oldest first, at most O(max_kills) (the newest).
         - Each has C(time) (as printed), C(killer) (V(lowmemorykiller), V(oom-killer), V(cgroup-oom), V(earlyoom),
           V(systemd-oomd), V(lmkd) or V(nohang)), C(pid), C(comm), C(adj), C(rss_kb) (what the victim held),
-          C(signal), C(cgroup), C(source) (the file, V(dmesg), V(/dev/kmsg) or V(journal)) and C(lines) (the
-          record as printed). Fields a record does not print are null.
+          C(signal), C(cgroup), C(uid), C(trigger) (what made the killer act, as printed, such as the threshold
+          crossed, the pressure or the kernel's reason and constraint), C(action) (what the killer did other than send
+          C(signal) to C(pid), V(command CMD) for the command nohang ran on the victim, V(process group N) for
+          earlyoom -g), C(source) (the file, V(dmesg), V(/dev/kmsg) or V(journal)) and C(lines) (the record as
+          printed). Fields a record does not print are null. docs/kill-records.md lists the formats and their fields.
       type: list
       elements: dict
       sample: [{time: "Feb  4 02:28:44", killer: lowmemorykiller, pid: 2345, comm: mysqld, adj: 0, rss_kb: 204800,
-                signal: SIGKILL, cgroup: null, source: /var/log/kern.log,
+                signal: SIGKILL, cgroup: null, uid: null, trigger: null, action: null, source: /var/log/kern.log,
                 lines: ["Feb  4 02:28:44 web1 kernel: [12345.678901] send sigkill to 2345 (mysqld), adj 0, size 51200"]}]
     kill_thresholds:
       description:
@@ -388,6 +391,7 @@ CMDLINE = '/proc/cmdline'
 KMSG = '/dev/kmsg'
 DMESG = 'dmesg'
 JOURNALCTL = 'journalctl'
+# The first holds the kernel's lines only (rsyslog's kern.*): its scan skips what only userspace killers print.
 LOG_FILES = ('/var/log/kern.log', '/var/log/syslog', '/var/log/messages')
 # Boot-time files besides the directories of lowmemorykiller's own PERSIST_FILES.
 BOOT_FILES = ('/etc/sysfs.conf', '/etc/rc.local')
@@ -699,7 +703,8 @@ class LowMemoryKillerInfo(object):
             reference = os.stat(path).st_mtime
             opener = gzip.open if path.endswith('.gz') else open
             with opener(path, 'rb') as f:
-                kills = killlog.scan_chunks(iter(lambda: f.read(CHUNK), b''), page_size=page_size, source=path)
+                kills = killlog.scan_chunks(iter(lambda: f.read(CHUNK), b''), page_size=page_size, source=path,
+                                            userspace=bool(self.params['log_files']) or family != LOG_FILES[0])
                 self.collect(source, kills, cutoff, reference=reference)
         except (IOError, OSError, EOFError, zlib.error) as exc:
             if getattr(exc, 'errno', None) in (errno.ENOENT, errno.ENOTDIR) and not self.params['log_files']:
@@ -716,7 +721,7 @@ class LowMemoryKillerInfo(object):
             rc, out, err = host.run_command(self.module, [dmesg], binary=True)
             if rc == 0:
                 source = Source('dmesg', 'kmsg', max_kills)
-                kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg')
+                kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg', userspace=False)
                 return self.collect(source, kills, cutoff, boot_time=boot_time)
             error = to_native(err, errors='surrogate_or_replace').strip() or 'exit status %d' % rc
             error = error if error.startswith('dmesg') else 'dmesg: %s' % error
@@ -758,21 +763,22 @@ class LowMemoryKillerInfo(object):
         return records, None
 
     def scan_journal(self, cutoff, page_size, max_kills):
-        """The kernel's entries of every boot and the userspace killers' entries, in one journalctl call."""
+        """The kernel's entries of every boot and the userspace killers' entries, in one journalctl call whose
+        output is scanned as it comes (a big journal prints hundreds of MB)."""
         journalctl = self.module.get_bin_path(JOURNALCTL)
         if not journalctl:
             return []
         command = journal_command(journalctl, cutoff)
-        rc, out, err = host.run_command(self.module, command, binary=True)
-        err = to_native(err, errors='surrogate_or_replace').strip()
-        if rc != 0:
+        journal = host.StreamedCommand(command)
+        source = Source('journal', 'journal', max_kills)
+        self.collect(source, killlog.scan_chunks(journal.chunks(), page_size=page_size, source='journal'), cutoff)
+        err = to_native(journal.err, errors='surrogate_or_replace').strip()
+        if journal.rc != 0:
             if 'No journal files were found' not in err:
-                self.note('journalctl', err or 'exit status %d' % rc)
+                self.note('journalctl', err or 'exit status %d' % journal.rc)
             return []
         if 'not seeing messages from other users and the system' in err:
             self.note('journalctl', "only this user's journal is readable")
-        source = Source('journal', 'journal', max_kills)
-        self.collect(source, killlog.scan_chunks([out], page_size=page_size, source='journal'), cutoff)
         return [source]
 
     # -- the job -----------------------------------------------------------------

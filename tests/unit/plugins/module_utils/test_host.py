@@ -309,3 +309,31 @@ def test_load_state_ignores_what_is_not_a_state(tmp_path, monkeypatch):
     assert host.load_state() == {}
     write(state_file, json.dumps({'paths': {}}).encode())
     assert host.load_state() == {'paths': {}}
+
+
+# ---- StreamedCommand ---------------------------------------------------------------------------
+
+def test_streamed_command_yields_large_output_in_chunks_then_rc_and_err(monkeypatch):
+    monkeypatch.setenv('LC_ALL', 'de_DE.UTF-8')
+    script = ('import os, sys; sys.stdout.buffer.write(b"x" * (5 << 20)); '
+              'sys.stderr.write(os.environ["LC_ALL"] + " " + sys.argv[1]); sys.exit(3)')
+    command = host.StreamedCommand([sys.executable, '-c', script, '$HOME;*'], chunk_size=1 << 20)
+    sizes = [len(chunk) for chunk in command.chunks()]
+    assert sum(sizes) == 5 << 20 and max(sizes) <= 1 << 20 and len(sizes) >= 5
+    # no shell: the argument arrives as written; the C locale whatever the caller's
+    assert (command.rc, command.err) == (3, b'C $HOME;*')
+
+
+def test_streamed_command_missing_binary():
+    command = host.StreamedCommand(['/nonexistent/journalctl', '--no-pager'])
+    assert list(command.chunks()) == []
+    assert command.rc == 127 and b'No such file or directory' in command.err
+
+
+def test_streamed_command_stopped_early_ends_the_process():
+    command = host.StreamedCommand([sys.executable, '-c', 'import sys\nwhile True: sys.stdout.write("y" * 4096)'],
+                                   chunk_size=4096)
+    chunks = command.chunks()
+    assert next(chunks)
+    chunks.close()
+    assert command.rc is not None and command.rc != 0  # killed, and waited for: no zombie left

@@ -191,6 +191,47 @@ def test_nohang_corrective_actions():
     assert kills[4]['lines'][-1].endswith('Sending SIGTERM to the victim')
 
 
+MEMCG_5 = 'Memory cgroup out of memory (constraint=CONSTRAINT_MEMCG, oom_memcg=/lmkinfo-test)'
+GLOBAL_5 = 'Out of memory (constraint=CONSTRAINT_NONE)'
+SIGTERM_LIMITS = 'at or below SIGTERM limits: mem %s, swap %s'
+OOMD_PRESSURE = 'memory pressure for %s being %s > %s for > %s with reclaim activity'
+USER_SERVICE = '/user.slice/user-1000.slice/user@1000.service'
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('earlyoom.log', [(None, None, None), (None, None, None), (None, None, None),
+                      (None, SIGTERM_LIMITS % ('9.80%', '10.00%'), None), (1000, None, None), (1000, None, None),
+                      (1000, SIGTERM_LIMITS % ('9.95%', '3.00%'), None), (1000, None, None), (1000, None, None),
+                      (1000, None, None)]),
+    ('lmk-4.9.log', [(None, 'cache %dkB is below limit %dkB for oom_score_adj %d' % row, None) for row in (
+        (178020, 184320, 906), (40000, 61440, 529), (60000, 64000, 529), (10000, 18432, 0), (50000, 55296, 529),
+        (30000, 40960, 900), (12000, 16384, 300))]),
+    ('lmkd.logcat', [(10071, 'system is under critical memory pressure oom_adj 800', None),
+                     (10090, 'cache 151200kB is below limit 153600kB for oom_adj 900', None),
+                     (99011, None, None), (10120, 'low watermark is breached', None),
+                     (10130, 'low watermark is breached and swap is low (4092kB < 314572kB)', None),
+                     (10140, 'device is low on swap', None)]),
+    ('nohang.log', [(None, None, None), (None, None, None), (1000, None, None), (1000, None, None),
+                    (1000, 'MemAvailable [250.0 MiB, 3.2 %] <= soft_threshold_min_mem [311.2 MiB, 4.0 %]; '
+                           'SwapFree [0.0 MiB, 0.0 %] <= soft_threshold_min_swap [0.0 MiB, 0.0 %]', None)]),
+    ('oom-2.6.log', [(None, 'Out of Memory', None), (None, 'Out of memory', None), (None, 'Out of memory', None),
+                     (None, 'No available memory (MPOL_BIND)', None), (None, None, None)]),
+    ('oom-3.x-4.x.log', [(None, 'Out of memory', None), (None, 'Out of memory', None),
+                         (None, 'Memory cgroup out of memory (limit of /docker/3f1c)', None), (None, 'Out of memory', None)]),
+    ('oom-5.x-6.x.log', [(0, MEMCG_5, None), (1000, GLOBAL_5, None), (1000, GLOBAL_5, None), (0, GLOBAL_5, None)]),
+    ('systemd-oomd.log', [
+        (None, OOMD_PRESSURE % (USER_SERVICE, '63.51%', '50.00%', '20s'), None),
+        (None, 'swap used (8306343936) / total (8589930496) being more than 90.00%', None),
+        (None, 'memory used (16000000000) / total (16700000000) and swap used (8000000000) / total (8500000000) being more '
+               'than 90.00%', None),
+        (None, OOMD_PRESSURE % (USER_SERVICE, '71.20%', '50.00%', '20s'), None),
+        (None, 'memory used (15000000000) / total (16000000000) and swap used (3900000000) / total (4000000000) being more '
+               'than 90.00%', None)]),
+])
+def test_uid_trigger_and_action_in_sample_logs(name, expected):
+    assert summary(kills_in(name), 'uid', 'trigger', 'action') == expected
+
+
 def test_wrapped_and_cut_lines():
     kills = kills_in('wrapped.eml')
     assert summary(kills) == [
@@ -351,6 +392,14 @@ def test_scan_chunks_finds_what_parse_lines_finds(name, size):
     data = read(name)
     chunks = [data[i:i + size] for i in range(0, len(data), size)]
     assert list(killlog.scan_chunks(chunks)) == kills_in(name)
+
+
+@pytest.mark.parametrize('name', ALL_FIXTURES)
+def test_kernel_log_scan_misses_only_nohang_commands(name):
+    """userspace=False (kern.log, dmesg) skips the search that only nohang's command lines need."""
+    data = read(name)
+    expected = [kill for kill in kills_in(name) if not (kill['action'] or '').startswith('command ')]
+    assert list(killlog.scan_chunks([data[i:i + 61] for i in range(0, len(data), 61)], userspace=False)) == expected
 
 
 def test_scan_chunks_last_line_without_newline():

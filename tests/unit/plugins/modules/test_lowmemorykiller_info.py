@@ -372,6 +372,23 @@ def test_log_files_written_before_since_are_not_opened(host):
     assert [u['source'] for u in everything['lowmemorykiller']['unreadable']] == [host.logs['kern.log'] + '.2.gz']
 
 
+NOHANG_COMMAND = ''.join('2024-02-04T02:28:44+0000 web1 nohang[611]: %s\n' % line for line in (
+    '  Finding the process with the highest badness',
+    '  Victim is chromium, pid: 4100, badness: 650, VmRSS: 1500 MiB, VmSwap: 0 MiB',
+    '  Execute the command: systemctl restart chromium-kiosk',
+    '  Exit status: 0; response time: 120 ms'))
+
+
+def test_kern_log_is_scanned_for_the_kernels_records_only(host):
+    """A userspace killer's line without a kill word is looked for in syslog, not in kern.log."""
+    write(host.logs['kern.log'], NOHANG_COMMAND)
+    assert host.run(sources=['files'])['lowmemorykiller']['kills'] == []
+    write(host.logs['syslog'], NOHANG_COMMAND)
+    assert kills(host.run(sources=['files']), 'killer', 'pid', 'source') == [('nohang', 4100, host.logs['syslog'])]
+    # a file given in log_files may hold anything
+    assert kills(host.run(log_files=[host.logs['kern.log']]), 'pid') == [(4100,)]
+
+
 def test_kills_by_killer_counts_beyond_max_kills(host, monkeypatch):
     host.rotated_kern_logs()
     fake_journalctl(host, monkeypatch, (
