@@ -131,7 +131,8 @@ EOF
 look before "${host_override[@]}" -a sources=files
 
 playbook_twice ansible-playbook playbooks/harden-lowmem.yml "${host_override[@]}" \
-    -e "lowmem_swapfile_path=$swapfile" -e lowmem_swapfile_active=false -e lowmem_swapfile_size=1G
+    -e "lowmem_swapfile_path=$swapfile" -e lowmem_swapfile_active=false -e lowmem_swapfile_size=1G \
+    -e "lowmem_fleet_report_dir=$state/lowmem-report"
 
 look after "${host_override[@]}" -a sources=files
 swapfile_line

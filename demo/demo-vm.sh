@@ -191,7 +191,7 @@ if grep -q '^site-build: done' <<<"$job_output"; then
 fi
 kernel_lines
 
-playbook_twice ansible-playbook playbooks/harden-lowmem.yml
+playbook_twice ansible-playbook playbooks/harden-lowmem.yml -e "lowmem_fleet_report_dir=$state/lowmem-report"
 
 look after -- --vm --job-pid "$job_pid"
 

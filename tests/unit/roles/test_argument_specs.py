@@ -143,6 +143,9 @@ def run_playbook(workdir, extra_vars, name):
         'lowmem_sysctl': {},
         'lowmem_hosts': 'boards',
         'lowmem_report': False,
+        'lowmem_report_since': '2026-11-01',
+        'lowmem_fleet_report': False,
+        'lowmem_fleet_report_dir': '/srv/reports/lowmem',
     }),
 ])
 def test_valid_variables_pass_validation(workdir, name, extra_vars):
@@ -164,6 +167,7 @@ def test_valid_variables_pass_validation(workdir, name, extra_vars):
     ('lowmem_swapfile_active', 'maybe', 'bool'),
     ('lowmem_sysctl', [1], 'dict'),
     ('lowmem_report', 'perhaps', 'bool'),
+    ('lowmem_fleet_report', 'perhaps', 'bool'),
 ])
 def test_bad_variable_fails_validation_naming_it(workdir, variable, value, fragment):
     returncode, output = run_playbook(workdir, {variable: value}, variable)
