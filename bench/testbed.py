@@ -98,9 +98,9 @@ class Bench(object):
                 raise BenchError('%s is missing: run `make bench` (it builds the test images), or '
                                  'tests/containers/build-images.sh debian12:python debian12:systemd' % image)
         self.build_ssh_image()
-        # The collection under test: the last commit (what the results name), or the work tree
-        # with --worktree (uncommitted changes too, others' included).
-        self.commit = self.shell.run(['git', 'rev-parse', '--short', 'HEAD']).out.strip()
+        # The collection under test: the last commit, or the one --commit names (what the results name),
+        # or the work tree with --worktree (uncommitted changes too, others' included).
+        self.commit = self.shell.run(['git', 'rev-parse', '--short', '--verify', self.args.commit + '^{commit}']).out.strip()
         if self.args.worktree:
             self.commit += ' + uncommitted changes'
             self.shell.run(['tests/tools/build-collection-copy.sh', self.collection])
@@ -168,7 +168,7 @@ class Bench(object):
 
     # -- containers ----------------------------------------------------------
 
-    def start(self, name, image, boot, disk=None, swap=False, ssh_keys=None):
+    def start(self, name, image, boot, disk=None, swap=False, ssh_keys=None, volumes=()):
         """Start a container with the fake lowmemorykiller sysfs, as molecule/resources/create.yml does.
 
         boot: systemd (PID 1 mounts the fake sysfs), cron (the fake sysfs, then cron; no systemd),
@@ -177,6 +177,7 @@ class Bench(object):
         swap: may swapon (seccomp unconfined) and write /proc/sys (unmasked), not --privileged:
         no host devices, and without systemd nothing applies sysctl.d files to the host at boot.
         ssh_keys: publish sshd on a random port of 127.0.0.1 and authorise this public key file.
+        volumes: more --volume arguments (HOST:CONTAINER[:OPTIONS]).
         """
         argv = ['podman', 'run', '--detach', '--name', name, '--hostname', name,
                 '--label', '%s=%d' % (RUN_LABEL, self.pid),
@@ -184,6 +185,8 @@ class Bench(object):
                 '--volume', '%s:/opt/lowmem-hardening/tests:ro' % os.path.join(REPO, 'tests')]
         if disk:
             argv += ['--volume', '%s:/mnt/disk' % disk]
+        for volume in volumes:
+            argv += ['--volume', volume]
         if swap:
             argv += ['--security-opt', 'seccomp=unconfined', '--security-opt', 'unmask=/proc/sys']
         if ssh_keys:
