@@ -15,6 +15,7 @@ import shlex
 
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
+from ansible_collections.lowmem.hardening.plugins.module_utils import swap_findings
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -287,7 +288,8 @@ def assess(facts):
 
     facts: {present, path, params, thresholds, disabled, memory, killers, persist, kills, page_size,
     init_oom_score_adj, original_params (original_params'), unreadable, protection, processes (host.Process
-    tuples)}, as the module returns them (missing keys mean unknown).
+    tuples), swap_activations and oomd_started (swap_findings.oomd_before_swap)}, as the module returns them
+    (missing keys mean unknown).
     """
     findings = []
     memory = facts.get('memory') or {}
@@ -321,6 +323,9 @@ def assess(facts):
             'reached first kills.' % ', '.join(active))))
 
     findings.extend(protection.findings(facts))
+    findings.extend(swap_findings.oversized_zram(memory.get('swaps') or [], mem_total))
+    findings.extend(swap_findings.oomd_before_swap(facts.get('killers') or [], memory.get('swaps') or [],
+                                                   facts.get('swap_activations') or [], facts.get('oomd_started')))
     findings.extend(_kill_findings(facts))
     unreadable = facts.get('unreadable') or []
     if unreadable:

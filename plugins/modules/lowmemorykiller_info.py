@@ -213,7 +213,13 @@ lowmemorykiller:
           description: SwapTotal minus SwapFree.
           type: int
         swaps:
-          description: The active swap areas, each with C(filename), C(type), C(size_bytes), C(used_bytes), C(priority).
+          description:
+            - The active swap areas, each with C(filename), C(type), C(size_bytes), C(used_bytes), C(priority).
+            - A zram device (C(/dev/zramN)) also has C(zram), from C(/sys/block/zramN), with C(disksize_bytes),
+              C(algorithm) (the compressor in use), C(orig_data_bytes) (what the pages stored held),
+              C(compr_data_bytes) (what they take compressed), C(mem_used_bytes) (the RAM the device takes, its
+              overhead included) and C(ratio) (C(orig_data_bytes) over C(compr_data_bytes); null while it is
+              empty); null for what could not be read.
           type: list
           elements: dict
       sample: {mem_total_bytes: 536870912, mem_available_bytes: 201326592, swap_total_bytes: 1073741824,
@@ -248,6 +254,12 @@ lowmemorykiller:
           that a row of the lowmemorykiller table reaches, with its C(oom_score_adj) and that row.
         - V(oomd_no_swap) (info) says that systemd-oomd runs on a host without swap, so it acts only on the memory
           pressure of cgroups, never on swap use.
+        - V(zram_oversized) (a warning) names a zram swap device whose compressed pages, when it is full, would
+          take more than half the RAM (at its measured compression ratio, or 2 while it is empty): the host would
+          thrash instead of kill.
+        - V(oomd_started_before_swap) (a warning) says that the running systemd-oomd started before every swap
+          area now active was switched on (its start in C(/proc/PID/stat) against the kernel's C(Adding ... swap
+          on) lines of the ring buffer), so it saw no swap; known only where C(dmesg) is readable.
       type: list
       elements: dict
       sample: [{severity: warning, code: lmk_kills_before_swap, message: "lowmemorykiller starts killing when free
@@ -385,8 +397,10 @@ from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_metric
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect
 from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
+from ansible_collections.lowmem.hardening.plugins.module_utils import swap_findings
 
 PROC_STAT = '/proc/stat'
+SYS_BLOCK = '/sys/block'
 CMDLINE = '/proc/cmdline'
 KMSG = '/dev/kmsg'
 DMESG = 'dmesg'
@@ -463,6 +477,7 @@ class LowMemoryKillerInfo(object):
         self.params = module.params
         self.unreadable = []
         self.killer_args = {}  # {name: argv} of the running killers, from read_killers
+        self.swap_activations = None  # [(uptime, device)] of the swap areas switched on, when dmesg was read
 
     def note(self, source, error):
         self.unreadable.append({'source': source, 'error': error})
@@ -495,7 +510,21 @@ class LowMemoryKillerInfo(object):
         areas = host.parse_swaps(to_bytes(swaps_text, errors='surrogate_or_strict')) if swaps_text else []
         swaps = [{'filename': to_text(area.path, errors='surrogate_or_replace'), 'type': area.type,
                   'size_bytes': area.size, 'used_bytes': area.used, 'priority': area.priority} for area in areas]
+        for area in swaps:
+            name = swap_findings.zram_name(area['filename'])
+            if name:
+                area['zram'] = swap_findings.zram_device(*(self.read_text(os.path.join(SYS_BLOCK, name, field))
+                                                           for field in ('disksize', 'comp_algorithm', 'mm_stat')))
         return findings.memory_summary(meminfo, swaps)
+
+    def oomd_started(self, killers):
+        """When the running systemd-oomd started, in seconds after boot (/proc/PID/stat's starttime), or None."""
+        oomd = [k for k in killers if k['name'] == 'systemd-oomd' and k['running']]
+        text = self.read_text(os.path.join(host.PROC, str(oomd[0]['pids'][0]), 'stat')) if oomd else None
+        try:
+            return int(text.rsplit(')', 1)[1].split()[19]) / float(os.sysconf('SC_CLK_TCK'))
+        except (AttributeError, IndexError, ValueError):
+            return None
 
     def read_int(self, path):
         text = self.read_text(path)
@@ -720,6 +749,7 @@ class LowMemoryKillerInfo(object):
         if dmesg:
             rc, out, err = host.run_command(self.module, [dmesg], binary=True)
             if rc == 0:
+                self.swap_activations = swap_findings.swap_activations(out)
                 source = Source('dmesg', 'kmsg', max_kills)
                 kills = killlog.scan_chunks([out], page_size=page_size, source='dmesg', userspace=False)
                 return self.collect(source, kills, cutoff, boot_time=boot_time)
@@ -824,7 +854,8 @@ class LowMemoryKillerInfo(object):
                                       for k in returned])
         init_adj = self.read_int(os.path.join(host.PROC, '1', 'oom_score_adj'))
         facts['findings'] = findings.assess(dict(facts, kills=kills, original_params=original, processes=processes,
-                                                 init_oom_score_adj=init_adj))
+                                                 init_oom_score_adj=init_adj, swap_activations=self.swap_activations,
+                                                 oomd_started=self.oomd_started(facts['killers'])))
         facts['kills_by_killer'] = kills_by_killer(dated_kills)
         result = {'changed': False, 'lowmemorykiller': facts}
         if p['metrics_file']:

@@ -83,6 +83,7 @@ class Host(object):
             'NOHANG_CONFS': (self.path('etc/nohang/nohang.conf'),),
             'KILLER_BINARIES': dict((name, (self.path('bin', name),)) for name in module.KILLER_BINARIES),
             'UNIT_DIRECTORY': self.path('etc/systemd/system'),
+            'SYS_BLOCK': self.path('sys/block'),
         }
         for name, value in patches.items():
             monkeypatch.setattr(module, name, value)
@@ -459,6 +460,40 @@ def test_metrics_file_needs_root(host, monkeypatch):
     result = host.run(metrics_file=host.path('textfile/lowmem.prom'))
     assert result.get('failed') and 'must run as root to write metrics_file' in result['msg']
     assert os.listdir(host.path('textfile')) == []
+
+
+def zram_host(host, monkeypatch, oomd_start_ticks, dmesg):
+    host.meminfo(512 * MIB, swap=256 * MIB, swap_free=200 * MIB)
+    host.swaps([('/dev/zram0', 'partition', 262140, 57344, 100)])
+    for name, text in (('disksize', '268435456\n'), ('comp_algorithm', 'lzo lzo-rle lz4 [zstd]\n'),
+                       ('mm_stat', '58720256 16777216 18874368 0 18874368 0 0 0\n')):
+        write(host.path('sys/block/zram0', name), text)
+    host.process(845, 'systemd-oomd', ['/usr/lib/systemd/systemd-oomd'])
+    write(host.path('proc/845/stat'), '845 (systemd-oomd) S 1 845 845 0 -1 4194560 %s\n'
+          % ' '.join(['0'] * 12 + [str(oomd_start_ticks)]))  # starttime is field 22
+    write(host.path('ring'), dmesg)
+    monkeypatch.setattr(module, 'DMESG', script(host.path('bin/dmesg'), 'cat %s\n' % host.path('ring')))
+
+
+def test_zram_swap_is_shown_with_its_ratio_and_algorithm(host, monkeypatch):
+    zram_host(host, monkeypatch, 500, '[    3.251004] Adding 262140k swap on /dev/zram0.  Priority:100 extents:1\n')
+    result = host.run()
+    swaps = result['lowmemorykiller']['memory']['swaps']
+    assert swaps == [{'filename': '/dev/zram0', 'type': 'partition', 'size_bytes': 262140 * 1024,
+                      'used_bytes': 57344 * 1024, 'priority': 100,
+                      'zram': {'disksize_bytes': 268435456, 'algorithm': 'zstd', 'orig_data_bytes': 58720256,
+                               'compr_data_bytes': 16777216, 'mem_used_bytes': 18874368, 'ratio': 3.5}}]
+    # oomd started at 500 ticks = 5 s, after the swap (3.25 s): nothing to say
+    # (the same fake with 150 ticks gives the finding: test_oomd_that_started_before_the_zram_swap)
+    assert 'oomd_started_before_swap' not in codes(result)
+    assert 'zram_oversized' not in codes(result)
+
+
+def test_oomd_that_started_before_the_zram_swap(host, monkeypatch):
+    zram_host(host, monkeypatch, 150, '[    3.251004] Adding 262140k swap on /dev/zram0.  Priority:100 extents:1\n')
+    message = finding(host.run(), 'oomd_started_before_swap')['message']
+    assert message.startswith('systemd-oomd (pid 845) started 1.5 s after boot, before any swap was on (the first, '
+                              '/dev/zram0, at 3.3 s)')
 
 
 def test_other_killers(host):
