@@ -218,13 +218,13 @@ def read_chunks(path):
             yield chunk
 
 
-def scan(paths, show):
+def scan(paths, show, kernel_log=False):
     killlog = load_killlog()
     total = 0
     for path in paths:
         started = time.time()
         by_killer = collections.Counter()
-        for kill in killlog.scan_chunks(read_chunks(path), source=path):
+        for kill in killlog.scan_chunks(read_chunks(path), source=path, userspace=not kernel_log):
             by_killer[kill['killer']] += 1
             if show:
                 print(' '.join('%s=%s' % (key, kill[key]) for key in killlog.KILL_FIELDS if key != 'lines'))
@@ -262,13 +262,16 @@ def main(argv=None):
     read = commands.add_parser('scan', help='count the kills in log files (plain or .gz)')
     read.add_argument('files', nargs='+')
     read.add_argument('--show', action='store_true', help='print every kill found')
+    read.add_argument('--kernel-log', action='store_true',
+                      help="scan as lowmemorykiller_info scans kern.log and dmesg: without the search that only "
+                           "nohang's command actions need (killlog.scan_chunks userspace=False)")
     count = commands.add_parser('keywords', help="count the parser's keywords only (its search, without parsing)")
     count.add_argument('files', nargs='+')
     args = parser.parse_args(argv)
     if args.command == 'generate':
         generate(args.out, args.mb, args.seed)
     elif args.command == 'scan':
-        scan(args.files, args.show)
+        scan(args.files, args.show, args.kernel_log)
     elif args.command == 'keywords':
         keywords(args.files)
     else:
