@@ -7,8 +7,6 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.lowmem.hardening.plugins.module_utils import zram
-
 # A full zram device holds its pages compressed in RAM; above this share of MemTotal it crowds out the
 # memory it was meant to stretch, and the host thrashes instead of killing.
 FULL_ZRAM_RAM_SHARE = 0.5
@@ -28,6 +26,8 @@ def zram_name(filename):
 
 def zram_device(disksize_text, comp_algorithm_text, mm_stat_text):
     """What lowmemorykiller_info shows of a zram swap area, from its /sys/block/zramN files (None: unreadable)."""
+    # Imported here: a module compiles its module_utils at every run, and most hosts have no zram.
+    from ansible_collections.lowmem.hardening.plugins.module_utils import zram
     algorithm = zram.parse_comp_algorithm(comp_algorithm_text)[0] if comp_algorithm_text is not None else None
     stats = zram.parse_mm_stat(mm_stat_text) if mm_stat_text is not None else {}
     return {

@@ -255,8 +255,8 @@ lowmemorykiller:
         - V(oomd_no_swap) (info) says that systemd-oomd runs on a host without swap, so it acts only on the memory
           pressure of cgroups, never on swap use.
         - V(zram_oversized) (a warning) names a zram swap device whose compressed pages, when it is full, would
-          take more than half the RAM (at its measured compression ratio, or 2 while it is empty): the host would
-          thrash instead of kill.
+          take more than half the RAM (at its measured compression ratio, or 2 while it is empty), so that the
+          host would thrash instead of kill.
         - V(oomd_started_before_swap) (a warning) says that the running systemd-oomd started before every swap
           area now active was switched on (its start in C(/proc/PID/stat) against the kernel's C(Adding ... swap
           on) lines of the ring buffer), so it saw no swap; known only where C(dmesg) is readable.
@@ -393,7 +393,6 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible_collections.lowmem.hardening.plugins.module_utils import host
 from ansible_collections.lowmem.hardening.plugins.module_utils import killlog
 from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_findings as findings
-from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_metrics as metrics
 from ansible_collections.lowmem.hardening.plugins.module_utils import lowmemorykiller as lmk
 from ansible_collections.lowmem.hardening.plugins.module_utils import oom_protect
 from ansible_collections.lowmem.hardening.plugins.module_utils import protection_findings as protection
@@ -859,6 +858,8 @@ class LowMemoryKillerInfo(object):
         facts['kills_by_killer'] = kills_by_killer(dated_kills)
         result = {'changed': False, 'lowmemorykiller': facts}
         if p['metrics_file']:
+            # Imported here: a module compiles its module_utils at every run (from AnsiballZ's zip).
+            from ansible_collections.lowmem.hardening.plugins.module_utils import lmk_metrics as metrics
             window_seconds, since_timestamp = metrics.window(p['since'])
             self.write_metrics(result, metrics.render(facts, facts['kills_by_killer'], window_seconds, since_timestamp))
         self.module.exit_json(**result)
