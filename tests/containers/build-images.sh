@@ -9,7 +9,9 @@
 # disks; a real kernel needs no fake sysfs):
 #   localhost/lowmem-hardening/debian12:vm       systemd, D-Bus, udev, openssh-server,
 #                                                cron, sysfsutils, procps, earlyoom
-#                                                (installed, not started at boot)
+#                                                (installed, not started at boot), kmod and
+#                                                systemd-zram-generator (installed, no zram
+#                                                configured)
 #   localhost/lowmem-hardening/debian12:openrc   sysvinit and OpenRC instead
 # Usage: build-images.sh [IMAGE...]
 # Needs root, podman and debootstrap. CONTAINERS_CONF should point at
@@ -27,7 +29,9 @@ python_packages=python3,fuse3,python3-pyfuse3
 systemd_packages=$python_packages,systemd,systemd-sysv,cron
 # earlyoom is there for the tests that start it (molecule/protect); its package enables it, and the
 # vm branch below takes that back: elsewhere the lowmemorykiller must be the only killer that acts first.
-vm_packages=python3,systemd,systemd-sysv,dbus,udev,openssh-server,cron,sysfsutils,procps,earlyoom
+# kmod and systemd-zram-generator are there for lowmem.hardening.zram; the vm branch below takes back the
+# zram swap that Debian's package configures by default.
+vm_packages=python3,systemd,systemd-sysv,dbus,udev,openssh-server,cron,sysfsutils,procps,earlyoom,kmod,systemd-zram-generator
 # openrc conflicts with sysv-rc, which debootstrap always picks for sysvinit-core:
 # apt swaps them afterwards (install_openrc).
 openrc_packages=python3,sysvinit-core,openssh-server,cron,procps
@@ -108,6 +112,10 @@ build() {
             # earlyoom installed, not enabled: its postinst linked it into multi-user.target. Without
             # the link (what `systemctl disable` leaves) deb-systemd-helper sees an admin's choice.
             rm -f "$root/etc/systemd/system/multi-user.target.wants/earlyoom.service"
+            # systemd-zram-generator installed, no zram: its conffile's [zram0] would make a zram swap at
+            # every boot and its modules-load.d file loads zram. A conffile removed is an admin's choice to
+            # dpkg, as a host without zram that has the package looks.
+            rm -f "$root/etc/systemd/zram-generator.conf" "$root/etc/modules-load.d/20-zram-generator.conf"
         fi
         changes+=(--change 'CMD ["/sbin/init"]')
     else

@@ -122,6 +122,23 @@ if [ ! -f "$out/id_ed25519" ]; then
     ssh-keygen -q -t ed25519 -N '' -C lowmem-hardening-kernel-vm -f "$out/id_ed25519"
 fi
 
+# zram for lowmem.hardening.zram on the vm disk: the module and the compressors the cloud kernel has as
+# modules (lzo and lzo-rle are built in), each after the modules its modinfo `depends=` names, under
+# /lib/modules/RELEASE with the kernel's own paths, and depmod's indexes, so that modprobe (kmod, in the
+# image) and the kernel's request_module of crypto-lz4 or crypto-zstd find them. Nothing loads them at boot.
+zram_modules=(zram lz4 lz4hc zstd)
+# Copies module NAME and its dependencies from the kernel package into the guest's /lib/modules/RELEASE.
+add_guest_module() {
+    local target=$1 module=$2 file dependency
+    file=$(find "$kernel_dir/modules/kernel" -name "$module.ko" -print -quit)
+    [ -n "$file" ] || { echo "build.sh: $module.ko is not in $image_package" >&2; return 1; }
+    [ -f "$target/${file#"$kernel_dir/modules/"}" ] && return 0
+    for dependency in $(tr '\0' '\n' <"$file" | sed -n 's/^depends=//p' | tr ',' ' '); do
+        add_guest_module "$target" "$dependency"
+    done
+    install -D -m 0644 "$file" "$target/${file#"$kernel_dir/modules/"}"
+}
+
 # What every guest gets on top of its image.
 customise() {
     local root=$1 flavour=$2
@@ -149,6 +166,13 @@ customise() {
             chmod 0755 "$root/usr/local/bin/$program"
         done
         install -m 0644 "$here/guest/memhold.service" "$here/guest/batch.service" "$root/etc/systemd/system/"
+        local module
+        for module in "${zram_modules[@]}"; do
+            add_guest_module "$root/lib/modules/$release" "$module"
+        done
+        install -m 0644 "$kernel_dir/modules/modules.builtin" "$kernel_dir/modules/modules.builtin.modinfo" \
+            "$kernel_dir/modules/modules.order" "$root/lib/modules/$release/"
+        depmod -b "$root" "$release"
     else
         # sysvinit: no consoles to log in on; OpenRC starts sshd and cron.
         sed -i -E 's/^([0-9]+:[0-9]+:respawn:.*getty)/#\1/' "$root/etc/inittab"
@@ -163,7 +187,8 @@ for flavour in "${flavours[@]}"; do
     disk=$out/disk-$flavour.img
     image_id=$(podman image inspect --format '{{ .Id }}' "$image") ||
         { echo "build.sh: no image $image (tests/containers/build-images.sh debian12:$flavour)" >&2; exit 1; }
-    disk_recipe=$({ echo "$image_id $disk_size"; declare -f customise
+    disk_recipe=$({ echo "$image_id $disk_size"; cat "$kernel_dir/.package"; declare -p zram_modules
+        declare -f customise add_guest_module
         cat "$here"/guest/site-build.py "$here"/guest/memhold.py "$here"/guest/*.service "$out/id_ed25519.pub"; } |
         sha256sum | cut -c1-16)
     if [ "$(cat "$disk.recipe" 2>/dev/null)" = "$disk_recipe" ] && [ -f "$disk" ]; then
