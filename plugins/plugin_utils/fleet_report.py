@@ -16,7 +16,7 @@ from html import escape as _html_escape
 
 SCHEMA_VERSION = 1
 # The role's module calls, in the order the role makes them, as lowmem_result names them.
-STEPS = ('lowmemorykiller', 'swapfile', 'sysctl', 'oom_protect', 'lowmemorykiller_info')
+STEPS = ('lowmemorykiller', 'swapfile', 'zram', 'sysctl', 'oom_protect', 'lowmemorykiller_info')
 
 # What became of a host in this play.
 #   ok              the role ran to its end, with the report's log reading
@@ -209,12 +209,27 @@ def _protection(info, protect):
     return entries
 
 
+ZRAM_KEYS = ('device', 'method', 'size', 'algorithm', 'priority', 'active')
+ZRAM_STATS_KEYS = ('orig_data_size', 'compr_data_size', 'mem_used_total', 'ratio')
+
+
+def _zram(result):
+    """zram as lowmem.hardening.zram returned it: the device, its method, size, algorithm, priority and whether
+    it is active swap, and what it held (mm_stat: bytes stored, compressed, RAM used, ratio) when it has a
+    device. method is None after state=absent; stats is None without a device."""
+    stats = _dict(result.get('stats'))
+    zram = dict((key, result.get(key)) for key in ZRAM_KEYS)
+    zram['stats'] = dict((key, stats.get(key)) for key in ZRAM_STATS_KEYS) if stats else None
+    return zram
+
+
 def host_model(name, status, detail, results, window):
     """One host of the report, from what its module calls returned (results: {step: result})."""
     lmk = _dict(results.get('lowmemorykiller')) if _ran(results.get('lowmemorykiller')) else {}
     info_result = results.get('lowmemorykiller_info')
     info = _dict(_dict(info_result).get('lowmemorykiller')) if _ran(info_result) else {}
     swapfile = _dict(results.get('swapfile')) if _ran(results.get('swapfile')) else {}
+    zram = _dict(results.get('zram')) if _ran(results.get('zram')) else {}
     sysctl = _dict(results.get('sysctl')) if _ran(results.get('sysctl')) else {}
     protect = _dict(results.get('oom_protect')) if _ran(results.get('oom_protect')) else {}
     memory = _dict(info.get('memory'))
@@ -260,6 +275,7 @@ def host_model(name, status, detail, results, window):
             'areas': [dict((key, area.get(key)) for key in ('filename', 'size_bytes', 'used_bytes'))
                       for area in map(_dict, _list(memory.get('swaps')))],
         },
+        'zram': _zram(zram) if zram else None,
         'sysctl': {'file': sysctl.get('file'), 'values': _dict(sysctl.get('values')),
                    'not_applied': _list(sysctl.get('not_applied'))} if sysctl else None,
         'protection': _protection(info, protect),
@@ -376,6 +392,22 @@ def swap_text(host):
     return '; '.join(parts) or 'not checked'
 
 
+def zram_text(host):
+    """'/dev/zram0 235 MiB zstd, priority 100, generator; 3.1:1 (150 MiB in 48.4 MiB)', 'none' or ''."""
+    zram = host.get('zram')
+    if not zram:
+        return ''
+    if not zram['active']:
+        return 'none'
+    text = '%s %s %s, priority %s, %s' % (zram['device'], format_size(zram['size']), zram['algorithm'] or
+                                          'default algorithm', zram['priority'], zram['method'])
+    stats = zram['stats'] or {}
+    if stats.get('ratio') is not None:
+        text += '; %s:1 (%s in %s)' % (('%.2f' % stats['ratio']).rstrip('0').rstrip('.'),
+                                       format_size(stats['orig_data_size']), format_size(stats['compr_data_size']))
+    return text
+
+
 def sysctl_text(host):
     sysctl = host['sysctl']
     if not sysctl:
@@ -443,16 +475,16 @@ def _md(text):
 
 def render_markdown(model):
     lines = ['# lowmem fleet report', '', '%s. %s.' % (_title(model), _about(model)), '',
-             '| host | severity | status | lowmemorykiller | thresholds | RAM | swap | sysctl | protected '
+             '| host | severity | status | lowmemorykiller | thresholds | RAM | swap | zram | sysctl | protected '
              '| kills | newest kill | warnings |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     for host in attention_order(model['hosts']):
         kills = host['kills'] or {}
         warnings = (host['findings'] or {}).get('warning', [])
         status = STATUS_TEXT[host['status']] + (': ' + host['detail'] if host['detail'] else '')
         cells = [host['name'], SEVERITY_LABELS[host['severity']], status, driver_text(host), thresholds_text(host),
                  format_size(host['memory']['mem_total_bytes']) if host['memory']['mem_total_bytes'] else '',
-                 swap_text(host), sysctl_text(host), protection_text(host), kills_text(host),
+                 swap_text(host), zram_text(host), sysctl_text(host), protection_text(host), kills_text(host),
                  kill_text(kills.get('newest'), kills.get('newest_threshold')),
                  ', '.join(sorted(set(w['code'] for w in warnings)))]
         lines.append('| %s |' % ' | '.join(_md(cell) for cell in cells))
@@ -545,6 +577,8 @@ def _host_html(host):
     if host['memory']['mem_total_bytes']:
         out.append('<dt>RAM</dt><dd>%s</dd>' % _h(format_size(host['memory']['mem_total_bytes'])))
     out.append('<dt>swap</dt><dd>%s</dd>' % _h(swap_text(host)))
+    if host['zram']:
+        out.append('<dt>zram</dt><dd>%s</dd>' % _h(zram_text(host)))
     out.append('<dt>sysctl</dt><dd>%s</dd>' % _h(sysctl_text(host)))
     if host['protection']:
         out.append('<dt>protected</dt><dd>%s</dd>' % _h(protection_text(host)))

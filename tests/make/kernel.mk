@@ -13,10 +13,13 @@
 #   make protect          the Molecule scenario `protect` (molecule/protect): lowmem.hardening.oom_protect
 #                         against real kills by lowmemorykiller, the kernel's OOM killer and earlyoom, the
 #                         sshd trap and a reboot, on one VM; part of `make test`
+#   make zram             the Molecule scenario `zram` (molecule/zram): the role's zram on one VM: the hog killed
+#                         without swap completes with zram alone, zram fills before the swap file, a reboot,
+#                         idempotence, check mode and absent; part of `make test`
 # Root is needed (apt-get for the pinned headers, podman for the images, files owned by guest users).
 
 
-TEST_TARGETS += kernel protect
+TEST_TARGETS += kernel protect zram
 
 KERNEL_BUILD := $(BUILD)/kernel
 KERNEL_VM := $(BUILD)/kernel-vm
@@ -57,6 +60,10 @@ kernel: kernel-vm-build molecule-venv
 .PHONY: protect
 protect: kernel-vm-build molecule-venv
 	$(MOLECULE_ENV) $(KERNEL_ENV) molecule test -s protect
+
+.PHONY: zram
+zram: kernel-vm-build molecule-venv
+	$(MOLECULE_ENV) $(KERNEL_ENV) molecule test -s zram
 
 # Boot times and one module call next to ping on the VM (bench/kernel_vm.py); minutes, not in make test.
 KERNEL_BENCH_COLLECTIONS := $(BUILD)/bench/kernel-vm-collections

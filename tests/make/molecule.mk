@@ -96,10 +96,10 @@ fakesysfs: $(MOLECULE_VENV_STAMP)
 	LOWMEM_FAKESYSFS_REQUIRED=1 $(MOLECULE_VENV)/bin/python -m pytest -p no:cacheprovider -r a tests/fakesysfs
 
 # Every container scenario, each with its full sequence (destroy also after a failure).
-# The VM scenarios `kernel` and `protect` have their own targets (tests/make/kernel.mk).
+# The VM scenarios `kernel`, `protect` and `zram` have their own targets (tests/make/kernel.mk).
 .PHONY: molecule
 molecule: molecule-root molecule-venv molecule-images
-	$(MOLECULE_ENV) molecule test --all --exclude kernel --exclude protect
+	$(MOLECULE_ENV) molecule test --all --exclude kernel --exclude protect --exclude zram
 
 .PHONY: molecule-lock
 molecule-lock: | molecule-system-packages

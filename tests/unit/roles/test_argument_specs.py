@@ -146,6 +146,20 @@ def run_playbook(workdir, extra_vars, name):
         'lowmem_report_since': '2026-11-01',
         'lowmem_fleet_report': False,
         'lowmem_fleet_report_dir': '/srv/reports/lowmem',
+        'lowmem_zram_state': 'present',
+        'lowmem_zram_size': '256M',
+        'lowmem_zram_algorithm': 'lz4',
+        'lowmem_zram_priority': 0,
+        'lowmem_zram_method': 'unit',
+        'lowmem_zram_install_generator': False,
+        'lowmem_zram_generator_package': 'zram-generator',
+    }),
+    ('zram', {
+        'lowmem_zram_state': 'absent',
+        'lowmem_zram_size': 268435456,  # bytes as an int (raw)
+        'lowmem_zram_algorithm': None,  # the kernel's default
+        'lowmem_zram_priority': 32767,
+        'lowmem_zram_method': 'generator',
     }),
 ])
 def test_valid_variables_pass_validation(workdir, name, extra_vars):
@@ -168,6 +182,11 @@ def test_valid_variables_pass_validation(workdir, name, extra_vars):
     ('lowmem_sysctl', [1], 'dict'),
     ('lowmem_report', 'perhaps', 'bool'),
     ('lowmem_fleet_report', 'perhaps', 'bool'),
+    ('lowmem_zram_state', 'disabled', 'present, absent, ignore'),
+    ('lowmem_zram_state', None, 'present, absent, ignore'),
+    ('lowmem_zram_priority', 'high', 'int'),
+    ('lowmem_zram_method', 'zramctl', 'auto, generator, unit'),
+    ('lowmem_zram_install_generator', 'perhaps', 'bool'),
 ])
 def test_bad_variable_fails_validation_naming_it(workdir, variable, value, fragment):
     returncode, output = run_playbook(workdir, {variable: value}, variable)

@@ -105,8 +105,13 @@ KILL = {'time': 'Mar 14 06:25:01', 'killer': 'lowmemorykiller', 'pid': 17651, 'c
         'rss_kb': 1, 'signal': 'SIGKILL', 'cgroup': None, 'source': '/var/log/kern.log', 'lines': []}
 
 
-def fake_result(kills=0, report=True):
-    """A lowmem_result as the role publishes it."""
+ZRAM = {'changed': False, 'method': 'generator', 'device': '/dev/zram0', 'size': 235 * MIB, 'algorithm': 'zstd',
+        'priority': 100, 'active': True, 'recreated': False, 'files': [],
+        'stats': {'orig_data_size': 3 * MIB, 'compr_data_size': MIB, 'mem_used_total': 2 * MIB, 'ratio': 3.0}}
+
+
+def fake_result(kills=0, report=True, zram=None):
+    """A lowmem_result as the role publishes it (with zram's result when given)."""
     result = {'lowmemorykiller': {'changed': False, 'present': True, 'disabled': False, 'thresholds': TABLE,
                                   'mem_total_bytes': 512 * MIB, 'persist': {'method': None}},
               'swapfile': {'changed': False, 'path': '/swapfile', 'size': 64 * MIB, 'active': False, 'fstab': None}}
@@ -118,6 +123,8 @@ def fake_result(kills=0, report=True):
             'kills': [KILL] if kills else [], 'kill_thresholds': [None] if kills else [],
             'kills_by_killer': {'lowmemorykiller': {'count': kills, 'newest': KILL, 'newest_timestamp': 1.0}}
             if kills else {}}}
+    if zram is not None:
+        result['zram'] = zram
     return result
 
 
@@ -184,7 +191,7 @@ def workdir(tmp_path):
     (tmp_path / 'inventory.ini').write_text(INVENTORY)
     (tmp_path / 'play.yml').write_text(PLAYBOOK)
     results = {'ok': fake_result(), 'unreachable': fake_result(), 'failed': fake_result(),
-               'kills': fake_result(kills=3), 'skipped': fake_result(report=False)}
+               'kills': fake_result(kills=3, zram=ZRAM), 'skipped': fake_result(report=False)}
     (tmp_path / 'vars.json').write_text(json.dumps({'fake_results': results}))
     return tmp_path
 
@@ -226,6 +233,12 @@ def test_every_host_is_listed_with_what_became_of_it(workdir):
     assert hosts['unreachable']['detail'].startswith('unreachable at lowmemorykiller: ')
     assert hosts['kills']['severity'] == 'kill' and hosts['kills']['kills']['total'] == 3
     assert report['complete'] is True and report['window'] == '30d'
+    # zram where lowmem_result has it, and in the Markdown's row of that host
+    assert hosts['kills']['zram']['algorithm'] == 'zstd' and hosts['kills']['zram']['stats']['ratio'] == 3.0
+    assert hosts['ok']['zram'] is None
+    with open(str(workdir / 'report' / 'lowmem-report.md')) as handle:
+        rows = [line for line in handle.read().splitlines() if line.startswith('| kills |')]
+    assert len(rows) == 1 and '| /dev/zram0 235 MiB zstd, priority 100, generator; 3:1 (3 MiB in 1 MiB) |' in rows[0]
     for name in ('lowmem-report.json', 'lowmem-report.md', 'lowmem-report.html'):
         assert stat.S_IMODE(os.stat(str(workdir / 'report' / name)).st_mode) == 0o644
     assert sorted(os.listdir(str(workdir / 'report'))) == [

@@ -363,3 +363,83 @@ def test_plain_turns_mappings_and_sequences_into_json_types():
     assert fr.plain({Text('a'): (1, 2.5, True, None, Text('x'), b'y')}) == {'a': [1, 2.5, True, None, 'x', 'y']}
     assert [type(item) for item in fr.plain([Text('x'), {Text('k'): 1}])[1]] == [str]
     assert fr.plain(Text('x')).__class__ is str
+
+
+# --- zram --------------------------------------------------------------------------------------------
+
+ZRAM = {'changed': False, 'method': 'generator', 'device': '/dev/zram0', 'size': 235 * MIB, 'algorithm': 'zstd',
+        'priority': 100, 'active': True, 'recreated': False,
+        'files': ['/etc/systemd/system/dev-zram0.swap.d/lowmem-oomd.conf', '/etc/systemd/zram-generator.conf'],
+        'stats': {'orig_data_size': 150 * MIB, 'compr_data_size': 48 * MIB, 'mem_used_total': 50 * MIB,
+                  'mem_limit': 0, 'mem_used_max': 60 * MIB, 'same_pages': 10, 'pages_compacted': 0,
+                  'huge_pages': 0, 'ratio': 3.125}}
+ZRAM_ABSENT = {'changed': True, 'method': None, 'device': '/dev/zram0', 'size': 0, 'algorithm': None,
+               'priority': None, 'active': False, 'recreated': False, 'files': [], 'stats': {}}
+
+
+def zram_fleet():
+    """Three hosts: zram in use, zram removed, zram not managed (no zram key in lowmem_result)."""
+    with_zram = dict(lowmem_result(info()), zram=ZRAM)
+    removed = dict(lowmem_result(info()), zram=ZRAM_ABSENT)
+    return fr.build_model(['z-on', 'z-absent', 'z-unmanaged'], {
+        'z-on': {'lowmem_result': with_zram, 'removed': False},
+        'z-absent': {'lowmem_result': removed, 'removed': False},
+        'z-unmanaged': {'lowmem_result': lowmem_result(info()), 'removed': False}})
+
+
+def test_zram_is_in_the_model_where_lowmem_result_has_it():
+    hosts = by_name(zram_fleet())
+    assert hosts['z-on']['zram'] == {
+        'device': '/dev/zram0', 'method': 'generator', 'size': 235 * MIB, 'algorithm': 'zstd', 'priority': 100,
+        'active': True, 'stats': {'orig_data_size': 150 * MIB, 'compr_data_size': 48 * MIB,
+                                  'mem_used_total': 50 * MIB, 'ratio': 3.125}}
+    assert hosts['z-absent']['zram'] == {'device': '/dev/zram0', 'method': None, 'size': 0, 'algorithm': None,
+                                         'priority': None, 'active': False, 'stats': None}
+    assert hosts['z-unmanaged']['zram'] is None
+    # zram's change counts among the host's changes
+    assert hosts['z-absent']['changed'] == ['zram']
+
+
+def test_a_skipped_or_failed_zram_call_is_not_shown_and_a_failed_one_names_the_step():
+    skipped = dict(lowmem_result(info()), zram={'skipped': True, 'changed': False})
+    report = fr.build_model(['s', 'f'], {
+        's': {'lowmem_result': skipped, 'removed': False},
+        'f': {'lowmem_result': None, 'removed': True, 'registered': {
+            'swapfile': lowmem_result()['swapfile'],
+            'zram': {'failed': True, 'msg': 'Not supported on this host: zram swap at boot needs systemd'}}}})
+    hosts = by_name(report)
+    assert hosts['s']['zram'] is None
+    assert hosts['f']['status'] == 'failed'
+    assert hosts['f']['detail'] == 'failed at zram: Not supported on this host: zram swap at boot needs systemd'
+    assert hosts['f']['swap']['file']['path'] == '/swapfile' and hosts['f']['zram'] is None
+
+
+def test_zram_text():
+    hosts = by_name(zram_fleet())
+    assert fr.zram_text(hosts['z-on']) == '/dev/zram0 235 MiB zstd, priority 100, generator; 3.12:1 (150 MiB in 48 MiB)'
+    assert fr.zram_text(hosts['z-absent']) == 'none'
+    assert fr.zram_text(hosts['z-unmanaged']) == ''
+    nothing_stored = dict(hosts['z-on'], zram=dict(hosts['z-on']['zram'], algorithm=None,
+                                                   stats=dict(hosts['z-on']['zram']['stats'], ratio=None)))
+    assert fr.zram_text(nothing_stored) == '/dev/zram0 235 MiB default algorithm, priority 100, generator'
+
+
+def test_zram_in_json_markdown_and_html():
+    report = zram_fleet()
+    assert json.loads(fr.render_json(report))['hosts'][0]['zram']['algorithm'] == 'zstd'
+    lines = fr.render_markdown(report).splitlines()
+    header = [cell.strip() for cell in lines[4].strip('|').split('|')]
+    assert header.index('zram') == header.index('swap') + 1
+    rows = dict((line.split(' | ')[0][2:], [cell.strip() for cell in line.strip('|').split(' | ')])
+                for line in lines[6:] if line.startswith('| '))
+    column = header.index('zram')
+    assert rows['z-on'][column] == '/dev/zram0 235 MiB zstd, priority 100, generator; 3.12:1 (150 MiB in 48 MiB)'
+    assert rows['z-absent'][column] == 'none'
+    assert rows['z-unmanaged'][column] == ''
+    html = fr.render_html(report)
+    sections = dict((name, html.split('data-host="%s"' % name)[1].split('</section>')[0])
+                    for name in ('z-on', 'z-absent', 'z-unmanaged'))
+    assert '<dt>zram</dt><dd>/dev/zram0 235 MiB zstd, priority 100, generator; 3.12:1 (150 MiB in 48 MiB)</dd>' \
+        in sections['z-on']
+    assert '<dt>zram</dt><dd>none</dd>' in sections['z-absent']
+    assert '<dt>zram</dt>' not in sections['z-unmanaged']
