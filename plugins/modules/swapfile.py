@@ -79,7 +79,9 @@ options:
       - Swap priority, from V(-1) to V(32767); V(-1) asks for the kernel's default.
       - Written to C(/etc/fstab) as C(pri=N) and used for C(swapon). When the file is active
         with another priority it is swapped off and on again.
-      - When omitted, the priority is not managed.
+      - When omitted, an active swap file keeps the priority it runs with, and the C(/etc/fstab) line is
+        written without C(pri=), so the kernel's default applies from the next boot (a C(pri=) written
+        before is removed).
     type: int
   fstab:
     description:
