@@ -157,7 +157,7 @@ def run_playbook(workdir, extra_vars, name):
     ('zram', {
         'lowmem_zram_state': 'absent',
         'lowmem_zram_size': 268435456,  # bytes as an int (raw)
-        'lowmem_zram_algorithm': None,  # the kernel's default
+        'lowmem_zram_algorithm': '',  # the kernel's default (2.16 refuses null for a str)
         'lowmem_zram_priority': 32767,
         'lowmem_zram_method': 'generator',
     }),
@@ -195,6 +195,7 @@ def test_bad_variable_fails_validation_naming_it(workdir, variable, value, fragm
     assert len(failures) == 1, output
     result = json.loads(failures[0].split(' => ', 1)[1])
     assert result['validate_args_context']['name'] == 'lowmem'
-    assert len(result['argument_errors']) == 1, result['argument_errors']
-    assert variable in result['argument_errors'][0]
-    assert fragment in result['argument_errors'][0]
+    # one error, or for null two on ansible-core 2.16 (it cannot convert None to str, then the choices)
+    assert 1 <= len(result['argument_errors']) <= (2 if value is None else 1), result['argument_errors']
+    assert all(variable in error for error in result['argument_errors'])
+    assert any(fragment in error for error in result['argument_errors'])
