@@ -105,6 +105,15 @@ def memory_available(meminfo):
                + meminfo.get('Cached', 0) - meminfo.get('Shmem', 0))
 
 
+def format_size(size):
+    """Bytes as messages give them: '1 GiB (1073741824 bytes)', '1.00 GiB (1076887552 bytes)' when not exact."""
+    for unit, factor in (('TiB', 1024 ** 4), ('GiB', 1024 ** 3), ('MiB', 1024 ** 2), ('KiB', KIB)):
+        if size >= factor:
+            amount = '%d' % (size // factor) if size % factor == 0 else '%.2f' % (size / factor)
+            return '%s %s (%d bytes)' % (amount, unit, size)
+    return '%d bytes' % size
+
+
 def unescape_octal(field):
     """Undo the kernel's \\ooo escaping of space, tab, newline and backslash in a path (bytes)."""
     return _OCTAL_ESCAPE.sub(lambda match: bytes(bytearray([int(match.group(1), 8)])), field)

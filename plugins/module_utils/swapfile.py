@@ -13,7 +13,7 @@ import re
 from fractions import Fraction
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible_collections.lowmem.hardening.plugins.module_utils.host import TEMP_MARKER, unescape_octal
+from ansible_collections.lowmem.hardening.plugins.module_utils.host import TEMP_MARKER, format_size, unescape_octal
 
 KIB = 1024
 MIB = 1024 ** 2
@@ -89,15 +89,6 @@ Plan = collections.namedtuple('Plan', [
     'active',         # bool afterwards
     'changed',
 ])
-
-
-def format_size(size):
-    """'1 GiB (1073741824 bytes)', '1.00 GiB (1076887552 bytes)' when not exact."""
-    for unit, factor in (('TiB', 1024 ** 4), ('GiB', GIB), ('MiB', MIB), ('KiB', KIB)):
-        if size >= factor:
-            amount = '%d' % (size // factor) if size % factor == 0 else '%.2f' % (size / factor)
-            return '%s %s (%d bytes)' % (amount, unit, size)
-    return '%d bytes' % size
 
 
 def parse_size(value):

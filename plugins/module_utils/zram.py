@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 
 from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lowmem.hardening.plugins.module_utils.host import format_size
 
 KIB = 1024
 MIB = 1024 ** 2
@@ -78,15 +79,6 @@ Plan = collections.namedtuple('Plan', [
     'size', 'algorithm', 'priority', 'active',  # the device afterwards (size in bytes, 0 when none)
     'changed',
 ])
-
-
-def format_size(size):
-    """'1 GiB (1073741824 bytes)', '235.02 MiB (246435840 bytes)' when not exact."""
-    for unit, factor in (('TiB', 1024 ** 4), ('GiB', GIB), ('MiB', MIB), ('KiB', KIB)):
-        if size >= factor:
-            amount = '%d' % (size // factor) if size % factor == 0 else '%.2f' % (size / factor)
-            return '%s %s (%d bytes)' % (amount, unit, size)
-    return '%d bytes' % size
 
 
 def parse_size(value):
